@@ -1,0 +1,106 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocirun/ocirun/libcontainer"
+)
+
+// createFlags are shared by create and run, as in runc.
+var createFlags = []cli.Flag{
+	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the root of the bundle directory"},
+	&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive the pty master"},
+	&cli.StringFlag{Name: "pid-file", Usage: "file to write the process id to"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
+	&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
+}
+
+var createCommand = &cli.Command{
+	Name:      "create",
+	Usage:     "create a container",
+	ArgsUsage: "<container-id>",
+	Flags:     createFlags,
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1); err != nil {
+			return err
+		}
+		ctr, err := createContainer(c, true, nil)
+		if err != nil {
+			return err
+		}
+		ctr.Close()
+		return nil
+	},
+}
+
+// createContainer is create's work, shared with run. detach says whether
+// ocirun leaves before the container ends: then a terminal needs a console
+// socket. tty, when not nil, is an internal socket for run's own terminal.
+func createContainer(c *cli.Context, detach bool, tty *os.File) (*libcontainer.Container, error) {
+	id, err := containerID(c)
+	if err != nil {
+		return nil, err
+	}
+	root, err := rootDir(c)
+	if err != nil {
+		return nil, err
+	}
+	if n := c.Int("preserve-fds"); n < 0 {
+		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", n)
+	}
+	bundle, cfg, err := loadBundle(c)
+	if err != nil {
+		return nil, err
+	}
+	var consoleSock *os.File
+	if cfg.Process.Terminal {
+		consoleSock = tty
+	}
+	sockPath := c.String("console-socket")
+	switch {
+	case cfg.Process.Terminal && sockPath == "" && tty == nil:
+		if detach {
+			return nil, errors.New("cannot allocate tty if ocirun will detach without setting console socket")
+		}
+	case !cfg.Process.Terminal && sockPath != "":
+		return nil, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
+	case cfg.Process.Terminal && sockPath != "":
+		if consoleSock, err = dialConsoleSocket(sockPath); err != nil {
+			return nil, err
+		}
+		defer consoleSock.Close()
+	}
+	ctr, err := libcontainer.Create(libcontainer.CreateOpts{
+		Root: root, ID: id, Bundle: bundle, Config: cfg,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		PreserveFds: c.Int("preserve-fds"), ConsoleSocket: consoleSock,
+		NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := writePidFile(c.String("pid-file"), ctr.State().InitPid); err != nil {
+		ctr.Destroy(true)
+		return nil, err
+	}
+	return ctr, nil
+}
+
+func dialConsoleSocket(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
+	}
+	return f, nil
+}

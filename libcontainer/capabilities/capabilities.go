@@ -1,0 +1,86 @@
+// Package capabilities maps capability names to numbers and applies a
+// process's capability sets in the order the kernel requires.
+package capabilities
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/moby/sys/capability"
+)
+
+// Sets are capability numbers per set.
+type Sets struct {
+	Bounding, Effective, Inheritable, Permitted, Ambient []int
+}
+
+// FromName maps "CAP_SYS_ADMIN" to its number; unknown names are an error.
+func FromName(name string) (int, error) {
+	n := strings.ToLower(strings.TrimPrefix(strings.ToUpper(name), "CAP_"))
+	for _, c := range capability.ListKnown() {
+		if c.String() == n {
+			return int(c), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown capability %q", name)
+}
+
+// Known lists every capability name this build knows, as "CAP_X", sorted.
+func Known() []string {
+	var names []string
+	for _, c := range capability.ListKnown() {
+		names = append(names, "CAP_"+strings.ToUpper(c.String()))
+	}
+	sort.Strings(names)
+	return names
+}
+
+func toCaps(nums []int) []capability.Cap {
+	out := make([]capability.Cap, len(nums))
+	for i, n := range nums {
+		out[i] = capability.Cap(n)
+	}
+	return out
+}
+
+// DropBounding limits the bounding set to keep. It needs CAP_SETPCAP, so it
+// comes before the switch to the process's user.
+func DropBounding(keep []int) error {
+	c, err := capability.NewPid2(0)
+	if err != nil {
+		return err
+	}
+	if err := c.Load(); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	c.Clear(capability.BOUNDING)
+	c.Set(capability.BOUNDING, toCaps(keep)...)
+	if err := c.Apply(capability.BOUNDS); err != nil {
+		return fmt.Errorf("drop bounding capabilities: %w", err)
+	}
+	return nil
+}
+
+// Apply sets effective, permitted, inheritable and then ambient on this thread.
+func Apply(s Sets) error {
+	c, err := capability.NewPid2(0)
+	if err != nil {
+		return err
+	}
+	if err := c.Load(); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	c.Clear(capability.CAPS | capability.AMBIENT)
+	c.Set(capability.EFFECTIVE, toCaps(s.Effective)...)
+	c.Set(capability.PERMITTED, toCaps(s.Permitted)...)
+	c.Set(capability.INHERITABLE, toCaps(s.Inheritable)...)
+	c.Set(capability.AMBIENT, toCaps(s.Ambient)...)
+	if err := c.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("set capabilities: %w", err)
+	}
+	if err := c.Apply(capability.AMBS); err != nil {
+		return fmt.Errorf("set ambient capabilities: %w", err)
+	}
+	return nil
+}

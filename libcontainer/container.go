@@ -1,0 +1,196 @@
+// Package libcontainer is ocirun's engine: it makes, starts, signals and
+// removes containers described by a configs.Config, and keeps their state on
+// disk under a root directory, one locked directory per container.
+//
+// Reading order for the create path: container.go (this file: ids, locks,
+// state), create.go (the parent's side), then init.go (the container's side),
+// which calls rootfs.go, devices.go, console.go, and finalize.go in turn.
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"golang.org/x/sys/unix"
+)
+
+// Container is a handle on one container's state directory, held under its lock.
+type Container struct {
+	id    string
+	dir   string // <root>/<id>
+	lock  *os.File
+	state *State
+}
+
+var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// ValidateID refuses ids that could escape the root directory or confuse tools.
+func ValidateID(id string) error {
+	if id == "" || id == "." || id == ".." || len(id) > 1024 || !validID.MatchString(id) {
+		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '+', '-' and '.'", id)
+	}
+	return nil
+}
+
+// lockDir opens a state directory and takes its exclusive lock. Every command
+// that reads or changes one container's state holds it; other ids never wait.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// Load opens an existing container and locks it. Close releases the lock.
+func Load(root, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, id)
+	lock, err := lockDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("container %s %w", id, ErrNotExist)
+		}
+		return nil, fmt.Errorf("load container %s: %w", id, err)
+	}
+	st, err := loadState(dir)
+	if err != nil {
+		lock.Close()
+		if errors.Is(err, ErrNotExist) {
+			return nil, fmt.Errorf("container %s %w", id, ErrNotExist)
+		}
+		return nil, err
+	}
+	return &Container{id: id, dir: dir, lock: lock, state: st}, nil
+}
+
+// List returns the ids of every container under root.
+func List(root string) ([]string, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// Close releases the container's lock.
+func (c *Container) Close() {
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
+}
+
+// ID returns the container's id.
+func (c *Container) ID() string { return c.id }
+
+// State returns the container's saved state.
+func (c *Container) State() *State { return c.state }
+
+// initAlive reports whether the container's init is the process we started:
+// alive, not a zombie, and with the start time we recorded (pids get reused).
+func (c *Container) initAlive() bool {
+	if c.state.InitPid <= 0 {
+		return false
+	}
+	st, err := readProcStat(c.state.InitPid)
+	if err != nil {
+		return false
+	}
+	return st.State != 'Z' && st.State != 'X' && st.StartTime == c.state.InitStartTime
+}
+
+// Status computes the current status from the init process and the exec socket.
+func (c *Container) Status() Status {
+	if !c.initAlive() {
+		return Stopped
+	}
+	if c.state.Creating {
+		return Creating
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, execSockFile)); err == nil {
+		return Created
+	}
+	return Running
+}
+
+// OCIState returns the runtime-spec state of the container.
+func (c *Container) OCIState() OCIState {
+	status := c.Status()
+	return c.ociState(status)
+}
+
+func (c *Container) ociState(status Status) OCIState {
+	s := OCIState{
+		OCIVersion:  c.state.Config.OCIVersion,
+		ID:          c.id,
+		Status:      status,
+		Bundle:      c.state.Bundle,
+		Rootfs:      c.state.Config.Rootfs,
+		Created:     c.state.Created,
+		Owner:       c.state.Owner,
+		Annotations: c.state.Config.Annotations,
+	}
+	if status != Stopped {
+		s.Pid = c.state.InitPid
+	}
+	return s
+}
+
+// Read loads a container's state without taking its lock, for `state` and
+// `list`: state.json changes only by rename, so a reader sees a whole one,
+// and a hook that asks for the state while `create` holds the lock does not
+// deadlock.
+func Read(root, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, id)
+	st, err := loadState(dir)
+	if err != nil {
+		if errors.Is(err, ErrNotExist) {
+			return nil, fmt.Errorf("container %s %w", id, ErrNotExist)
+		}
+		return nil, err
+	}
+	return &Container{id: id, dir: dir, state: st}, nil
+}
+
+// RemoveStale removes the state directory of a container whose create died
+// before it wrote any state, so `delete --force` can always clean up.
+func RemoveStale(root, id string) error {
+	if err := ValidateID(id); err != nil {
+		return err
+	}
+	dir := filepath.Join(root, id)
+	lock, err := lockDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	defer lock.Close()
+	if _, err := loadState(dir); !errors.Is(err, ErrNotExist) {
+		return fmt.Errorf("container %s has state; not removing it as stale", id)
+	}
+	return os.RemoveAll(dir)
+}

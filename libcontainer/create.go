@@ -1,0 +1,316 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/nsenter"
+)
+
+// CreateOpts is what `create` and `run` hand the engine besides the config.
+type CreateOpts struct {
+	Root   string // state root (--root)
+	ID     string
+	Bundle string // absolute bundle path
+	Config *configs.Config
+
+	Stdin, Stdout, Stderr *os.File // the init's stdio when there is no terminal
+	PreserveFds           int      // fds 3..3+N-1 passed on to the container
+	ConsoleSocket         *os.File // a connected unix socket that receives the pty master
+	NoPivot               bool
+	NoNewKeyring          bool
+}
+
+// Messages between the parent and the Go init, after the constructor's.
+const (
+	msgConfig    = 10 // parent → init: initConfig JSON
+	msgHooks     = 11 // init → parent: run prestart and createRuntime hooks now
+	msgHooksDone = 12 // parent → init
+	msgReady     = 13 // init → parent: set up and waiting for start
+	msgHookError = 14 // init → parent: a createContainer hook failed (poststop hooks run)
+)
+
+// initConfig is everything the Go init needs, sent once over the socket.
+type initConfig struct {
+	ID            string          `json:"id"`
+	Bundle        string          `json:"bundle"`
+	Pid           int             `json:"pid"` // the init's host pid, for hook state
+	Config        *configs.Config `json:"config"`
+	PreserveFds   int             `json:"preserve_fds"`
+	ConsoleFd     int             `json:"console_fd"` // -1 without a terminal
+	ExecListenFd  int             `json:"exec_listen_fd"`
+	NoPivot       bool            `json:"no_pivot"`
+	NoNewKeyring  bool            `json:"no_new_keyring"`
+}
+
+// Create makes a container and leaves its init waiting for Start. On any
+// failure it removes everything it made and returns the first error.
+func Create(opts CreateOpts) (*Container, error) {
+	if err := ValidateID(opts.ID); err != nil {
+		return nil, err
+	}
+	c, err := newStateDir(opts.Root, opts.ID)
+	if err != nil {
+		return nil, err
+	}
+	c.state = &State{
+		ID:       opts.ID,
+		Bundle:   opts.Bundle,
+		Created:  time.Now().UTC(),
+		Owner:    "",
+		Config:   opts.Config,
+		Creating: true,
+	}
+	if err := c.createInit(&opts); err != nil {
+		c.abortCreate()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newStateDir makes <root>/<id> and locks it; an existing id is refused.
+func newStateDir(root, id string) (*Container, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", root, err)
+	}
+	dir := filepath.Join(root, id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if os.IsExist(err) {
+			return nil, fmt.Errorf("container with id exists: %s", id)
+		}
+		return nil, fmt.Errorf("create state directory %s: %w", dir, err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	return &Container{id: id, dir: dir, lock: lock}, nil
+}
+
+// abortCreate undoes a failed create: the init is killed and the state directory removed.
+func (c *Container) abortCreate() {
+	if c.state.InitPid > 0 && c.initAlive() {
+		unix.Kill(c.state.InitPid, unix.SIGKILL)
+	}
+	os.RemoveAll(c.dir)
+	c.Close()
+}
+
+// createInit starts the init, answers its requests in order and saves the state.
+func (c *Container) createInit(opts *CreateOpts) error {
+	cfg := opts.Config
+	parentSock, childSock, err := socketPair()
+	if err != nil {
+		return err
+	}
+	defer parentSock.Close()
+	listener, err := listenExecSocket(c.lock, c.dir)
+	if err != nil {
+		childSock.Close()
+		return err
+	}
+
+	// The init's fds: 0-2, the preserved ones at 3.., then ours after them.
+	var extra []*os.File
+	for i := 0; i < opts.PreserveFds; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
+	}
+	ic := initConfig{ID: c.id, Bundle: opts.Bundle, Config: cfg, PreserveFds: opts.PreserveFds,
+		ConsoleFd: -1, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring}
+	sockFd := 3 + len(extra)
+	extra = append(extra, childSock)
+	ic.ExecListenFd = 3 + len(extra)
+	extra = append(extra, listener)
+	if opts.ConsoleSocket != nil {
+		ic.ConsoleFd = 3 + len(extra)
+		extra = append(extra, opts.ConsoleSocket)
+	}
+
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"ocirun", "init"},
+		Env:        []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(sockFd)},
+		Stdin:      opts.Stdin,
+		Stdout:     opts.Stdout,
+		Stderr:     opts.Stderr,
+		ExtraFiles: extra,
+	}
+	err = cmd.Start()
+	childSock.Close()
+	listener.Close()
+	if err != nil {
+		return fmt.Errorf("start init: %w", err)
+	}
+	pid, err := c.bootstrap(cmd, parentSock, opts)
+	if err != nil {
+		return err
+	}
+	ic.Pid = pid
+	return c.configureInit(parentSock, &ic)
+}
+
+// bootstrap drives the C constructor: namespaces, id maps, the init's pid.
+func (c *Container) bootstrap(cmd *exec.Cmd, sock *os.File, opts *CreateOpts) (int, error) {
+	stage1 := cmd.Process.Pid
+	reap := func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	bs, err := bootstrapFor(opts.Config)
+	if err != nil {
+		reap()
+		return 0, err
+	}
+	if _, err := sock.Write(bs.Encode()); err != nil {
+		reap()
+		return 0, fmt.Errorf("send bootstrap to init: %w", err)
+	}
+	for {
+		t, payload, err := nsenter.ReadMsg(sock)
+		if err != nil {
+			reap()
+			return 0, fmt.Errorf("init exited during namespace setup: %w", err)
+		}
+		switch t {
+		case nsenter.MsgSyncReq:
+			if err := c.setupFromHost(stage1, opts.Config); err != nil {
+				reap()
+				return 0, err
+			}
+			if err := nsenter.WriteMsg(sock, nsenter.MsgSyncAck, nil); err != nil {
+				reap()
+				return 0, fmt.Errorf("sync with init: %w", err)
+			}
+		case nsenter.MsgError:
+			reap()
+			return 0, fmt.Errorf("init: %s", payload)
+		case nsenter.MsgPid:
+			if len(payload) != 4 {
+				reap()
+				return 0, errors.New("init sent a malformed pid")
+			}
+			pid := int(uint32(payload[0]) | uint32(payload[1])<<8 | uint32(payload[2])<<16 | uint32(payload[3])<<24)
+			if pid != stage1 {
+				// The constructor forked the init into a new pid namespace and exited.
+				if err := cmd.Wait(); err != nil {
+					return 0, fmt.Errorf("init's first stage: %w", err)
+				}
+			} else {
+				// The init is our child: let it be reparented when we exit, never reaped by Go.
+				cmd.Process.Release()
+			}
+			st, err := readProcStat(pid)
+			if err != nil {
+				unix.Kill(pid, unix.SIGKILL)
+				return 0, fmt.Errorf("read init's start time: %w", err)
+			}
+			c.state.InitPid, c.state.InitStartTime = pid, st.StartTime
+			if err := saveState(c.dir, c.state); err != nil {
+				return 0, err
+			}
+			return pid, nil
+		default:
+			reap()
+			return 0, fmt.Errorf("unexpected message %d from init", t)
+		}
+	}
+}
+
+// setupFromHost does, for the first stage of the init, what needs the host's
+// view: the user namespace's id maps and the OOM score.
+func (c *Container) setupFromHost(pid int, cfg *configs.Config) error {
+	if cfg.Has("user") && cfg.NamespacePath("user") == "" {
+		if err := writeIDMap(pid, "uid_map", cfg.UIDMappings); err != nil {
+			return err
+		}
+		if err := writeIDMap(pid, "gid_map", cfg.GIDMappings); err != nil {
+			return err
+		}
+	}
+	if adj := cfg.Process.OOMScoreAdj; adj != nil {
+		path := fmt.Sprintf("/proc/%d/oom_score_adj", pid)
+		if err := os.WriteFile(path, []byte(strconv.Itoa(*adj)), 0); err != nil {
+			return fmt.Errorf("set process.oomScoreAdj %d: %w", *adj, err)
+		}
+	}
+	return nil
+}
+
+// writeIDMap writes a new user namespace's uid_map or gid_map in one write, as the kernel requires.
+func writeIDMap(pid int, file string, maps []configs.IDMap) error {
+	var b strings.Builder
+	for _, m := range maps {
+		fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+	}
+	path := fmt.Sprintf("/proc/%d/%s", pid, file)
+	if err := os.WriteFile(path, []byte(b.String()), 0); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// configureInit sends the config to the Go init and serves it until it is ready.
+func (c *Container) configureInit(sock *os.File, ic *initConfig) error {
+	data, err := json.Marshal(ic)
+	if err != nil {
+		return fmt.Errorf("encode init config: %w", err)
+	}
+	if err := nsenter.WriteMsg(sock, msgConfig, data); err != nil {
+		return fmt.Errorf("send config to init: %w", err)
+	}
+	hooks := &c.state.Config.Hooks
+	for {
+		t, payload, err := nsenter.ReadMsg(sock)
+		if err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return errors.New("init exited before the container was ready")
+			}
+			return fmt.Errorf("read from init: %w", err)
+		}
+		switch t {
+		case msgHooks:
+			state := c.ociState(Creating)
+			err := runHooks("prestart", hooks.Prestart, state)
+			if err == nil {
+				err = runHooks("createRuntime", hooks.CreateRuntime, state)
+			}
+			if err != nil {
+				runPoststopHooks(hooks.Poststop, c.ociState(Stopped))
+				return err
+			}
+			if err := nsenter.WriteMsg(sock, msgHooksDone, nil); err != nil {
+				return fmt.Errorf("sync with init: %w", err)
+			}
+		case msgHookError:
+			runPoststopHooks(hooks.Poststop, c.ociState(Stopped))
+			return fmt.Errorf("%s", payload)
+		case nsenter.MsgError:
+			return fmt.Errorf("%s", payload)
+		case msgReady:
+			c.state.Creating = false
+			return saveState(c.dir, c.state)
+		default:
+			return fmt.Errorf("unexpected message %d from init", t)
+		}
+	}
+}
+
+func socketPair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "init-parent"), os.NewFile(uintptr(fds[1]), "init-child"), nil
+}

@@ -1,0 +1,153 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/nsenter"
+)
+
+// hookError marks a createContainer hook failure, after which the parent runs the poststop hooks.
+type hookError struct{ err error }
+
+func (e hookError) Error() string { return e.err.Error() }
+
+// Init is `ocirun init`: the container's first process, already inside its
+// namespaces (the C constructor put it there). It builds the container from
+// the inside, reports ready, waits for `start` and execs the user's process.
+// It returns only on failure, after telling the parent why.
+func Init() {
+	// Credentials and capabilities are per thread: do all of it on one.
+	runtime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv(nsenter.EnvInitPipe))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ocirun init: not started by ocirun")
+		os.Exit(255)
+	}
+	os.Clearenv() // the container's environment is set at exec, nothing of ours leaks into it
+	sock := os.NewFile(uintptr(fd), "init-sock")
+	unix.CloseOnExec(fd)
+	err = initContainer(sock)
+	msgType := uint32(nsenter.MsgError)
+	var he hookError
+	if errors.As(err, &he) {
+		msgType = msgHookError
+	}
+	nsenter.WriteMsg(sock, msgType, []byte(err.Error()))
+	os.Exit(1)
+}
+
+// initContainer is the create path inside the container, step by step.
+func initContainer(sock *os.File) error {
+	t, payload, err := nsenter.ReadMsg(sock)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	if t != msgConfig {
+		return fmt.Errorf("expected config message, got %d", t)
+	}
+	var ic initConfig
+	if err := json.Unmarshal(payload, &ic); err != nil {
+		return fmt.Errorf("decode config: %w", err)
+	}
+	cfg := ic.Config
+	unix.Umask(0) // device nodes and mount targets get exactly the modes asked for
+
+	if err := prepareRootfs(cfg); err != nil {
+		return err
+	}
+	if len(cfg.Hooks.Prestart)+len(cfg.Hooks.CreateRuntime) > 0 {
+		if err := awaitRuntimeHooks(sock); err != nil {
+			return err
+		}
+	}
+	state := OCIState{OCIVersion: cfg.OCIVersion, ID: ic.ID, Status: Creating, Pid: ic.Pid,
+		Bundle: ic.Bundle, Annotations: cfg.Annotations}
+	if err := runHooks("createContainer", cfg.Hooks.CreateContainer, state); err != nil {
+		return hookError{err}
+	}
+	if err := enterRootfs(cfg, ic.NoPivot); err != nil {
+		return err
+	}
+	if err := setupUTS(cfg); err != nil {
+		return err
+	}
+	if err := writeSysctls(cfg.Sysctl); err != nil {
+		return err
+	}
+	if err := finalizeRootfs(cfg); err != nil {
+		return err
+	}
+	if cfg.Process.Terminal {
+		if err := setupConsole(ic.ConsoleFd, cfg.Process); err != nil {
+			return err
+		}
+	}
+	if !ic.NoNewKeyring {
+		if err := joinSessionKeyring(ic.ID); err != nil {
+			return err
+		}
+	}
+	proc, err := prepareProcess(cfg, ic.PreserveFds)
+	if err != nil {
+		return err
+	}
+	if err := nsenter.WriteMsg(sock, msgReady, nil); err != nil {
+		return fmt.Errorf("report ready: %w", err)
+	}
+	sock.Close()
+	waitStartAndExec(ic.ExecListenFd, proc, cfg, state)
+	return nil // not reached: waitStartAndExec exits on failure
+}
+
+// awaitRuntimeHooks lets the parent run prestart and createRuntime hooks
+// in the runtime's namespace while the init's mounts are in place.
+func awaitRuntimeHooks(sock *os.File) error {
+	if err := nsenter.WriteMsg(sock, msgHooks, nil); err != nil {
+		return fmt.Errorf("ask parent for runtime hooks: %w", err)
+	}
+	t, payload, err := nsenter.ReadMsg(sock)
+	if err != nil {
+		return fmt.Errorf("wait for runtime hooks: %w", err)
+	}
+	if t != msgHooksDone {
+		return fmt.Errorf("runtime hooks: unexpected message %d: %s", t, payload)
+	}
+	return nil
+}
+
+// waitStartAndExec blocks until `start` connects, then runs the
+// startContainer hooks and execs. Failures go back to `start` on the connection.
+func waitStartAndExec(listenFd int, proc *execProcess, cfg *configs.Config, state OCIState) {
+	var connFd int
+	var err error
+	for {
+		connFd, _, err = unix.Accept4(listenFd, unix.SOCK_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		os.Exit(1)
+	}
+	unix.Close(listenFd)
+	conn := os.NewFile(uintptr(connFd), "start-conn")
+	var b [1]byte
+	if _, err := conn.Read(b[:]); err != nil {
+		os.Exit(1)
+	}
+	state.Status = Running
+	err = runHooks("startContainer", cfg.Hooks.StartContainer, state)
+	if err == nil {
+		err = proc.exec()
+	}
+	conn.Write([]byte(err.Error()))
+	os.Exit(1)
+}

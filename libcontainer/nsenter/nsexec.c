@@ -1,0 +1,252 @@
+// nsexec.c: the part of `ocirun init` that must run before the Go runtime.
+//
+// Stage 1 (this process, exec'd by the parent): read the bootstrap, join the
+// namespaces given by path, create a user namespace and let the parent write
+// its id maps (and place us in the cgroup), then unshare the other namespaces.
+// A new pid or time namespace only applies to children, so we fork once;
+// the child returns to Go as the container's init (pid 1 of a new pid
+// namespace) and this process reports the child's pid and exits.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+// Keep in step with protocol.go.
+enum { BS_CLONE_FLAGS = 1, BS_NS_PATH = 2, BS_TIME_OFFSETS = 3 };
+enum { MSG_SYNC_REQ = 1, MSG_SYNC_ACK = 2, MSG_PID = 3, MSG_ERROR = 4 };
+
+#define MAX_JOIN 16
+
+struct join {
+	uint32_t flag;
+	char *path;
+	int fd;
+};
+
+static int sockfd = -1;
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void send_msg(uint32_t type, const void *data, uint32_t len)
+{
+	uint32_t hdr[2] = { type, len };
+	if (write_full(sockfd, hdr, sizeof(hdr)) < 0 || (len && write_full(sockfd, data, len) < 0))
+		_exit(1);
+}
+
+// bail reports a failure (with errno's text) to the parent and exits.
+static void bail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void bail(const char *fmt, ...)
+{
+	char msg[1024];
+	int saved = errno, n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (saved && (size_t)n < sizeof(msg))
+		n += snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	send_msg(MSG_ERROR, msg, n);
+	_exit(1);
+}
+
+static const char *ns_name(uint32_t flag)
+{
+	switch (flag) {
+	case CLONE_NEWUSER: return "user";
+	case CLONE_NEWNS: return "mount";
+	case CLONE_NEWPID: return "pid";
+	case CLONE_NEWNET: return "network";
+	case CLONE_NEWIPC: return "ipc";
+	case CLONE_NEWUTS: return "uts";
+	case CLONE_NEWCGROUP: return "cgroup";
+	case CLONE_NEWTIME: return "time";
+	}
+	return "unknown";
+}
+
+// join_ns enters every joined namespace of kind `flag` (or every one but user and mount when flag is 0).
+static void join_ns(struct join *j, int n, uint32_t flag)
+{
+	for (int i = 0; i < n; i++) {
+		int want = flag ? j[i].flag == flag : (j[i].flag != CLONE_NEWUSER && j[i].flag != CLONE_NEWNS);
+		if (!want)
+			continue;
+		if (setns(j[i].fd, j[i].flag) < 0)
+			bail("join %s namespace %s", ns_name(j[i].flag), j[i].path);
+		close(j[i].fd);
+	}
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		bail("open %s", path);
+	if (write_full(fd, data, len) < 0)
+		bail("write %s", path);
+	close(fd);
+}
+
+void ocirun_nsexec(void)
+{
+	const char *env = getenv("_OCIRUN_INITPIPE");
+	uint32_t total, flags = 0, joined = 0;
+	struct join joins[MAX_JOIN];
+	char *buf, *timens = NULL;
+	size_t timens_len = 0;
+	int njoin = 0;
+
+	if (env == NULL || *env == '\0')
+		return; // not the init: an ordinary ocirun command
+	sockfd = atoi(env);
+	if (sockfd < 3)
+		_exit(1);
+
+	if (read_full(sockfd, &total, sizeof(total)) < 0)
+		_exit(1); // parent gone
+	if (total > (1 << 20))
+		bail("bootstrap message of %u bytes is too large", total);
+	buf = malloc(total + 1);
+	if (buf == NULL || read_full(sockfd, buf, total) < 0)
+		bail("read bootstrap");
+
+	for (uint32_t off = 0; off + 8 <= total;) {
+		uint32_t type, len;
+		memcpy(&type, buf + off, 4);
+		memcpy(&len, buf + off + 4, 4);
+		off += 8;
+		if (len > total - off)
+			bail("bootstrap record %u overruns the message", type);
+		char *data = buf + off;
+		switch (type) {
+		case BS_CLONE_FLAGS:
+			if (len == 4)
+				memcpy(&flags, data, 4);
+			break;
+		case BS_NS_PATH:
+			if (len <= 4 || njoin == MAX_JOIN)
+				bail("bad namespace path record");
+			memcpy(&joins[njoin].flag, data, 4);
+			joins[njoin].path = strndup(data + 4, len - 4);
+			joined |= joins[njoin].flag;
+			njoin++;
+			break;
+		case BS_TIME_OFFSETS:
+			timens = data;
+			timens_len = len;
+			break;
+		}
+		off += len;
+	}
+
+	// Open every namespace file before joining any: once we are in another
+	// mount namespace the paths would resolve in the wrong place.
+	for (int i = 0; i < njoin; i++) {
+		joins[i].fd = open(joins[i].path, O_RDONLY | O_CLOEXEC);
+		if (joins[i].fd < 0)
+			bail("open %s namespace %s", ns_name(joins[i].flag), joins[i].path);
+	}
+
+	// The user namespace first: it gives us the capabilities to join or make the rest.
+	join_ns(joins, njoin, CLONE_NEWUSER);
+	if (flags & CLONE_NEWUSER) {
+		if (unshare(CLONE_NEWUSER) < 0)
+			bail("unshare user namespace");
+	}
+
+	// One round trip with the parent: it writes our uid/gid maps, moves us into
+	// the container's cgroup (before a cgroup namespace is made, so the
+	// namespace's root is that cgroup) and sets what needs a host view.
+	send_msg(MSG_SYNC_REQ, NULL, 0);
+	{
+		uint32_t hdr[2];
+		if (read_full(sockfd, hdr, sizeof(hdr)) < 0)
+			_exit(1);
+		if (hdr[0] != MSG_SYNC_ACK)
+			bail("unexpected message %u from parent", hdr[0]);
+	}
+
+	if ((flags | joined) & CLONE_NEWUSER) {
+		// Become root of the user namespace; the Go init drops to the process user later.
+		if (setresgid(0, 0, 0) < 0)
+			bail("setresgid to 0 in the user namespace (is container gid 0 mapped?)");
+		if (setresuid(0, 0, 0) < 0)
+			bail("setresuid to 0 in the user namespace (is container uid 0 mapped?)");
+		setgroups(0, NULL); // fails only when setgroups is denied; nothing to drop then
+	}
+
+	join_ns(joins, njoin, 0);
+	if (flags & ~CLONE_NEWUSER) {
+		if (unshare(flags & ~CLONE_NEWUSER) < 0)
+			bail("unshare namespaces 0x%x", flags & ~CLONE_NEWUSER);
+	}
+	if (timens != NULL && (flags & CLONE_NEWTIME))
+		write_file("/proc/self/timens_offsets", timens, timens_len);
+	join_ns(joins, njoin, CLONE_NEWNS); // last: the paths above are host paths
+
+	if ((flags | joined) & (CLONE_NEWPID | CLONE_NEWTIME)) {
+		// A pid or time namespace takes effect for children only: fork the init into it.
+		pid_t child = fork();
+		if (child < 0)
+			bail("fork into the new pid namespace");
+		if (child > 0) {
+			uint32_t pid = child;
+			send_msg(MSG_PID, &pid, sizeof(pid));
+			_exit(0);
+		}
+	} else {
+		uint32_t pid = getpid();
+		send_msg(MSG_PID, &pid, sizeof(pid));
+	}
+	free(buf);
+	// Return into the Go runtime, now inside the container's namespaces.
+}

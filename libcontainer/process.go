@@ -1,0 +1,209 @@
+package libcontainer
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// execProcess is the user's process, resolved and ready to exec.
+type execProcess struct {
+	path string
+	args []string
+	env  []string
+}
+
+func (p *execProcess) exec() error {
+	if err := unix.Exec(p.path, p.args, p.env); err != nil {
+		return fmt.Errorf("exec %q: %w", p.args[0], err)
+	}
+	return nil
+}
+
+// prepareProcess sets every process attribute that survives exec and drops
+// the init's privileges to the process's, so the waiting init holds no more
+// than the process will.
+func prepareProcess(cfg *configs.Config, preserveFds int) (*execProcess, error) {
+	p := cfg.Process
+	if err := setRlimits(p.Rlimits); err != nil {
+		return nil, err
+	}
+	if cfg.Personality != nil {
+		if err := setPersonality(cfg.Personality.Domain); err != nil {
+			return nil, err
+		}
+	}
+	if p.Scheduler != nil {
+		if err := setScheduler(p.Scheduler); err != nil {
+			return nil, err
+		}
+	}
+	if p.IOPriority != nil {
+		if err := setIOPriority(p.IOPriority); err != nil {
+			return nil, err
+		}
+	}
+	env := withHome(p.Env, p.UID)
+	if err := enterCwd(p.Cwd); err != nil {
+		return nil, err
+	}
+	path, err := lookPath(p.Args[0], env)
+	if err != nil {
+		return nil, err
+	}
+	if err := closeExtraFds(preserveFds); err != nil {
+		return nil, err
+	}
+	if err := dropPrivileges(p); err != nil {
+		return nil, err
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	return &execProcess{path: path, args: p.Args, env: env}, nil
+}
+
+// setRlimits goes through syscall.Setrlimit so Go forgets the RLIMIT_NOFILE
+// it raised at start-up instead of restoring it at exec.
+func setRlimits(rl []configs.Rlimit) error {
+	for _, r := range rl {
+		lim := &syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := syscall.Setrlimit(r.Type, lim); err != nil {
+			return fmt.Errorf("set rlimit %d (soft %d, hard %d): %w", r.Type, r.Soft, r.Hard, err)
+		}
+	}
+	return nil
+}
+
+func setPersonality(domain uint64) error {
+	if _, _, errno := unix.Syscall(unix.SYS_PERSONALITY, uintptr(domain), 0, 0); errno != 0 {
+		return fmt.Errorf("set personality 0x%x: %w", domain, errno)
+	}
+	return nil
+}
+
+func setScheduler(s *configs.Scheduler) error {
+	attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: s.Policy, Flags: s.Flags, Nice: s.Nice,
+		Priority: s.Priority, Runtime: s.Runtime, Deadline: s.Deadline, Period: s.Period}
+	if err := unix.SchedSetAttr(0, attr, 0); err != nil {
+		return fmt.Errorf("set process.scheduler: %w", err)
+	}
+	return nil
+}
+
+// setIOPriority calls ioprio_set(IOPRIO_WHO_PROCESS, 0, class<<13 | level).
+func setIOPriority(p *configs.IOPriority) error {
+	const ioprioWhoProcess = 1
+	prio := uintptr(p.Class<<13 | p.Priority)
+	if _, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, prio); errno != 0 {
+		return fmt.Errorf("set process.ioPriority: %w", errno)
+	}
+	return nil
+}
+
+// withHome adds HOME from the container's /etc/passwd (or "/") when env has none, as runc does.
+func withHome(env []string, uid uint32) []string {
+	for _, e := range env {
+		if strings.HasPrefix(e, "HOME=") {
+			return env
+		}
+	}
+	home := "/"
+	if f, err := os.Open("/etc/passwd"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Split(sc.Text(), ":")
+			if len(fields) >= 6 && fields[2] == strconv.Itoa(int(uid)) && fields[5] != "" {
+				home = fields[5]
+				break
+			}
+		}
+		f.Close()
+	}
+	return append(append([]string{}, env...), "HOME="+home)
+}
+
+// enterCwd changes to process.cwd and checks it is inside the container's
+// root (CVE-2024-21626: a leaked host fd as cwd would be "(unreachable)").
+func enterCwd(cwd string) error {
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("chdir to process.cwd %q: %w", cwd, err)
+	}
+	wd, err := unix.Getwd()
+	if err != nil {
+		return fmt.Errorf("getcwd after chdir to %q: %w", cwd, err)
+	}
+	if !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("process.cwd %q is outside the container's root", cwd)
+	}
+	return nil
+}
+
+// lookPath finds the executable as execvp would, with the container's PATH.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", fmt.Errorf("exec: %q: %w", name, err)
+		}
+		return name, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			pathEnv = e[5:]
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if checkExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+func checkExecutable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return errors.New("permission denied")
+	}
+	return nil
+}
+
+// closeExtraFds marks every fd above the preserved ones close-on-exec, so
+// nothing ocirun (or its caller) had open reaches the container (CVE-2024-21626).
+func closeExtraFds(preserveFds int) error {
+	// close_range needs no /proc in the container; older kernels fall back to listing fds.
+	if err := unix.CloseRange(uint(3+preserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("mark fds close-on-exec: %w", err)
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3+preserveFds {
+			continue
+		}
+		unix.CloseOnExec(fd)
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// prepareRootfs builds the container's filesystem under cfg.Rootfs while the
+// host's tree is still visible: propagation, the rootfs bind, every mount,
+// the device nodes and /dev's symlinks.
+func prepareRootfs(cfg *configs.Config) error {
+	if !cfg.Has("mount") {
+		return nil
+	}
+	// Our mounts must not propagate back to the host.
+	if err := unix.Mount("", "/", "", initialPropagation(cfg.Propagation), ""); err != nil {
+		return fmt.Errorf("make / %s: %w", "slave", err)
+	}
+	// pivot_root needs the new root to be a mount point.
+	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs %s: %w", cfg.Rootfs, err)
+	}
+	root, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer root.Close()
+	userns := cfg.Has("user")
+	for _, m := range cfg.Mounts {
+		if err := mountInRoot(root, m, userns); err != nil {
+			return err
+		}
+	}
+	if err := createDevices(root, cfg.Devices, userns); err != nil {
+		return err
+	}
+	return devSymlinks(root, hasDevpts(cfg))
+}
+
+// initialPropagation is what "/" becomes before anything is mounted: the
+// config's rootfsPropagation, except that a shared root waits until after
+// pivot_root (which refuses shared mounts) and the default is rslave.
+func initialPropagation(p int) uintptr {
+	if p == 0 || p&unix.MS_SHARED != 0 {
+		return unix.MS_SLAVE | unix.MS_REC
+	}
+	return uintptr(p)
+}
+
+func hasDevpts(cfg *configs.Config) bool {
+	for _, m := range cfg.Mounts {
+		if m.Type == "devpts" && cleanPath(m.Destination) == "/dev/pts" {
+			return true
+		}
+	}
+	return false
+}
+
+// enterRootfs makes the rootfs the container's "/": pivot_root, or with
+// --no-pivot a move mount and chroot.
+func enterRootfs(cfg *configs.Config, noPivot bool) error {
+	if !cfg.Has("mount") {
+		return nil
+	}
+	var err error
+	if noPivot {
+		err = moveRoot(cfg.Rootfs)
+	} else {
+		err = pivotRoot(cfg.Rootfs)
+	}
+	if err != nil {
+		return err
+	}
+	if cfg.Propagation&unix.MS_SHARED != 0 {
+		if err := unix.Mount("", "/", "", uintptr(cfg.Propagation), ""); err != nil {
+			return fmt.Errorf("set rootfsPropagation on /: %w", err)
+		}
+	}
+	return nil
+}
+
+// pivotRoot swaps the root without a temporary directory: pivot_root(".", ".")
+// stacks the old root on the new one, which we then detach.
+func pivotRoot(rootfs string) error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /: %w", err)
+	}
+	defer unix.Close(oldroot)
+	newroot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs %s: %w", rootfs, err)
+	}
+	defer unix.Close(newroot)
+	if err := unix.Fchdir(newroot); err != nil {
+		return fmt.Errorf("chdir to rootfs: %w", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root %s: %w", rootfs, err)
+	}
+	if err := unix.Fchdir(oldroot); err != nil {
+		return fmt.Errorf("chdir to old root: %w", err)
+	}
+	// Slave first, so detaching the old root cannot unmount anything on the host.
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root slave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
+
+// moveRoot is --no-pivot: move the rootfs onto / and chroot into it.
+func moveRoot(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir to rootfs %s: %w", rootfs, err)
+	}
+	if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move rootfs %s to /: %w", rootfs, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// finalizeRootfs applies, after pivot, what the process must not undo:
+// read-only paths, masked paths, and a read-only root.
+func finalizeRootfs(cfg *configs.Config) error {
+	if !cfg.Has("mount") {
+		return nil
+	}
+	for _, p := range cfg.RoPaths {
+		if err := readonlyPath(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range cfg.MaskPaths {
+		if err := maskPath(p); err != nil {
+			return err
+		}
+	}
+	if cfg.Readonlyfs {
+		if err := remountReadonly("/"); err != nil {
+			return fmt.Errorf("make root read-only: %w", err)
+		}
+	}
+	unix.Umask(0o022)
+	if u := cfg.Process.Umask; u != nil {
+		unix.Umask(int(*u))
+	}
+	return nil
+}
+
+// readonlyPath bind-mounts a path onto itself read-only; a missing path is skipped.
+func readonlyPath(p string) error {
+	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("readonly path %s: %w", p, err)
+	}
+	if err := remountReadonly(p); err != nil {
+		return fmt.Errorf("readonly path %s: %w", p, err)
+	}
+	return nil
+}
+
+// remountReadonly remounts a bind read-only, keeping the flags a user
+// namespace may not clear (nosuid, nodev, noexec and atime flags).
+func remountReadonly(p string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(p, &st); err != nil {
+		return err
+	}
+	flags := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | lockedFlags(st.Flags)
+	return unix.Mount("", p, "", uintptr(flags), "")
+}
+
+// lockedFlags turns statfs(2) ST_* flags into the MS_* flags a remount must keep.
+func lockedFlags(f int64) int {
+	table := []struct{ st, ms int }{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV},
+		{unix.ST_NOEXEC, unix.MS_NOEXEC}, {unix.ST_NOATIME, unix.MS_NOATIME},
+		{unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+		{unix.ST_RDONLY, unix.MS_RDONLY},
+	}
+	var ms int
+	for _, t := range table {
+		if f&int64(t.st) != 0 {
+			ms |= t.ms
+		}
+	}
+	return ms
+}
+
+// maskPath hides a path: /dev/null over a file, an empty read-only tmpfs over a directory.
+func maskPath(p string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("masked path %s: %w", p, err)
+	}
+	var err error
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
+	} else {
+		err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+	}
+	if err != nil {
+		return fmt.Errorf("masked path %s: %w", p, err)
+	}
+	return nil
+}
+
+// openInRoot resolves a container path inside the rootfs without following
+// any symlink out of it, returning an O_PATH handle.
+func openInRoot(root *os.File, p string) (*os.File, error) {
+	return pathrs.OpenatInRoot(root, p)
+}
+
+// mkdirInRoot creates a directory (and its parents) inside the rootfs, symlink-safe.
+func mkdirInRoot(root *os.File, p string, mode os.FileMode) (*os.File, error) {
+	return pathrs.MkdirAllHandle(root, p, mode)
+}
+
+// procFdPath names an open file for syscalls that take a path: the kernel
+// follows the magic link to exactly the file we resolved, never a swapped symlink.
+func procFdPath(f *os.File) string {
+	return fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+}

@@ -1,0 +1,97 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// Status is a container's lifecycle state, as the runtime-spec names it.
+type Status string
+
+const (
+	Creating Status = "creating"
+	Created  Status = "created"
+	Running  Status = "running"
+	Paused   Status = "paused"
+	Stopped  Status = "stopped"
+)
+
+// File names inside a container's state directory.
+const (
+	stateFile    = "state.json"
+	execSockFile = "exec.sock" // the created init waits on it; it exists while the container is "created"
+)
+
+// State is what stays on disk between ocirun commands for one container.
+type State struct {
+	ID            string          `json:"id"`
+	InitPid       int             `json:"init_pid"`
+	InitStartTime uint64          `json:"init_start_time"` // /proc/PID/stat field 22: tells a reused pid apart
+	Bundle        string          `json:"bundle"`
+	Created       time.Time       `json:"created"`
+	Owner         string          `json:"owner"`
+	Config        *configs.Config `json:"config"`
+	// Creating is true from the init's start until it reports ready.
+	Creating bool `json:"creating,omitempty"`
+}
+
+// OCIState is the runtime-spec state, extended as runc prints it.
+type OCIState struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Status      Status            `json:"status"`
+	Pid         int               `json:"pid"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs,omitempty"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// saveState writes state.json atomically: a temp file renamed over the old one.
+func saveState(dir string, s *State) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".state-*")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, stateFile)); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+// ErrNotExist is returned for a container id with no state.
+var ErrNotExist = errors.New("does not exist")
+
+func loadState(dir string) (*State, error) {
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, ErrNotExist
+		}
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("read state %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return &s, nil
+}

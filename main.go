@@ -1,0 +1,121 @@
+// Command ocirun is an OCI runtime: runc's command line over ocirun's own engine.
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocirun/ocirun/libcontainer"
+	"github.com/ocirun/ocirun/libcontainer/nsenter"
+)
+
+// version and commit are set at build time with -ldflags "-X main.version=...".
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+)
+
+func main() {
+	// The container's init takes the shortest path: no flag parsing, no logging set-up.
+	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(nsenter.EnvInitPipe) != "" {
+		libcontainer.Init()
+		return
+	}
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		fatal(app, err)
+	}
+}
+
+func newApp() *cli.App {
+	cli.VersionPrinter = func(c *cli.Context) {
+		fmt.Printf("ocirun version %s\nspec: %s\n", version, specs.Version)
+		if commit != "" {
+			fmt.Printf("commit: %s\n", commit)
+		}
+		fmt.Printf("go: %s\n", runtime.Version())
+	}
+	return &cli.App{
+		Name:                 "ocirun",
+		Usage:                "Open Container Initiative runtime",
+		Version:              version,
+		EnableBashCompletion: false,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
+			&cli.StringFlag{Name: "log", Usage: "set the log file to write ocirun logs to (default is stderr)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
+			&cli.StringFlag{Name: "root", Value: "/run/ocirun", Usage: "root directory for storage of container state"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd for cgroups (not supported: no systemd driver yet)"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+		},
+		Before: setupLogging,
+		Commands: []*cli.Command{
+			createCommand, deleteCommand, initCommand, killCommand, listCommand,
+			runCommand, specCommand, startCommand, stateCommand,
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // errors go through fatal, once
+		Metadata:       map[string]interface{}{},
+	}
+}
+
+// setupLogging directs slog to --log in --log-format (json lines as
+// containerd's shim reads them: level, msg, time).
+func setupLogging(c *cli.Context) error {
+	if c.Bool("systemd-cgroup") {
+		return fmt.Errorf("--systemd-cgroup: the systemd cgroup driver is not supported by ocirun")
+	}
+	var w io.Writer = os.Stderr
+	if p := c.String("log"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("open log file %s: %w", p, err)
+		}
+		w = f
+		c.App.Metadata["logfile"] = true
+	}
+	level := slog.LevelInfo
+	if c.Bool("debug") {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: logrusLevels}
+	var h slog.Handler
+	switch c.String("log-format") {
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	case "json":
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return fmt.Errorf("--log-format %q: must be text or json", c.String("log-format"))
+	}
+	slog.SetDefault(slog.New(h))
+	return nil
+}
+
+// logrusLevels writes levels as runc (logrus) does: "warning", "error", lower case.
+func logrusLevels(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.LevelKey && len(groups) == 0 {
+		lvl := strings.ToLower(a.Value.String())
+		if lvl == "warn" {
+			lvl = "warning"
+		}
+		return slog.String(slog.LevelKey, lvl)
+	}
+	return a
+}
+
+// fatal reports an error as one line on stderr, and in the log file when
+// there is one (containerd's shim reads the error from there), and exits 1.
+func fatal(app *cli.App, err error) {
+	if app.Metadata["logfile"] == true {
+		slog.Error(err.Error())
+	}
+	fmt.Fprintln(os.Stderr, "ocirun: "+err.Error())
+	os.Exit(1)
+}
