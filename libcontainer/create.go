@@ -43,15 +43,15 @@ const (
 
 // initConfig is everything the Go init needs, sent once over the socket.
 type initConfig struct {
-	ID            string          `json:"id"`
-	Bundle        string          `json:"bundle"`
-	Pid           int             `json:"pid"` // the init's host pid, for hook state
-	Config        *configs.Config `json:"config"`
-	PreserveFds   int             `json:"preserve_fds"`
-	ConsoleFd     int             `json:"console_fd"` // -1 without a terminal
-	ExecListenFd  int             `json:"exec_listen_fd"`
-	NoPivot       bool            `json:"no_pivot"`
-	NoNewKeyring  bool            `json:"no_new_keyring"`
+	ID           string          `json:"id"`
+	Bundle       string          `json:"bundle"`
+	Pid          int             `json:"pid"` // the init's host pid, for hook state
+	Config       *configs.Config `json:"config"`
+	PreserveFds  int             `json:"preserve_fds"`
+	ConsoleFd    int             `json:"console_fd"` // -1 without a terminal
+	ExecListenFd int             `json:"exec_listen_fd"`
+	NoPivot      bool            `json:"no_pivot"`
+	NoNewKeyring bool            `json:"no_new_keyring"`
 }
 
 // Create makes a container and leaves its init waiting for Start. On any
