@@ -1,0 +1,142 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// capMask is the CapEff/CapBnd hex mask of the given capability numbers.
+func capMask(caps ...uint) string {
+	var m uint64
+	for _, c := range caps {
+		m |= 1 << c
+	}
+	return fmt.Sprintf("%016x", m)
+}
+
+func TestProcessAttributes(t *testing.T) {
+	r := newRT(t)
+	umask := uint32(0o027)
+	tests := []struct {
+		name   string
+		script string
+		mutate func(*specs.Spec)
+		want   string
+	}{
+		{"hostname", "hostname", func(s *specs.Spec) { s.Hostname = "box-one" }, "box-one"},
+		{"domainname", "cat /proc/sys/kernel/domainname", func(s *specs.Spec) { s.Domainname = "example.org" }, "example.org"},
+		{"uid and gid", "id -u; id -g", func(s *specs.Spec) { s.Process.User = specs.User{UID: 1000, GID: 1000} }, "1000\n1000"},
+		{"additional gids", "id -G", func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5, 65534}}
+		}, "1000 5 65534"},
+		{"home from passwd", "echo $HOME", func(s *specs.Spec) { s.Process.User = specs.User{UID: 1000, GID: 1000} }, "/home/user"},
+		{"env", "echo $FOO-$BAR", func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "FOO=x", "BAR=y z") }, "x-y z"},
+		{"cwd", "pwd", func(s *specs.Spec) { s.Process.Cwd = "/tmp" }, "/tmp"},
+		{"umask", "umask", func(s *specs.Spec) { s.Process.User.Umask = &umask }, "0027"},
+		{"default umask", "umask", nil, "0022"},
+		{"capabilities", "grep -E '^Cap(Eff|Bnd|Prm)' /proc/self/status | cut -f2 | tr '\\n' ' '", nil,
+			strings.Repeat(capMask(5, 10, 29)+" ", 3)}, // CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE
+		{"capabilities for a non-root user", "grep CapEff /proc/self/status | cut -f2", func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+			s.Process.Capabilities.Ambient = []string{"CAP_KILL"}
+			s.Process.Capabilities.Inheritable = []string{"CAP_KILL"}
+		}, capMask(5)}, // execve as non-root keeps only the ambient set
+		{"no capabilities", "grep CapEff /proc/self/status | cut -f2", func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{}
+		}, capMask()},
+		{"rlimits", "ulimit -n; ulimit -Hn; ulimit -c", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 200, Hard: 300}, {Type: "RLIMIT_CORE", Soft: 0, Hard: 0}}
+		}, "200\n300\n0"},
+		{"no_new_privs", "grep NoNewPrivs /proc/self/status | cut -f2", nil, "1"},
+		{"no_new_privs off", "grep NoNewPrivs /proc/self/status | cut -f2", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, "0"},
+		{"oom score", "cat /proc/self/oom_score_adj", func(s *specs.Spec) { v := 500; s.Process.OOMScoreAdj = &v }, "500"},
+		{"only stdio reaches the container", "ls /proc/self/fd | tr '\\n' ' '", nil, "0 1 2 3 "}, // 3 is ls's own directory fd
+		{"ioprio", "cat /proc/self/io 2>/dev/null >/dev/null; ionice -p $$ 2>/dev/null || echo none", func(s *specs.Spec) {
+			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 6}
+		}, "best-effort: prio 6"},
+		{"sched", "grep -E '^policy' /proc/self/sched | tr -s ' '", func(s *specs.Spec) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch}
+		}, "policy : 3"},
+		{"personality", "uname -m", func(s *specs.Spec) {
+			s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+		}, "i686"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r.t = t
+			got := r.sh(tt.script, tt.mutate)
+			if got != strings.TrimSpace(tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPreserveFds(t *testing.T) {
+	r := newRT(t)
+	f, err := os.CreateTemp(t.TempDir(), "fd3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("through fd 3")
+	f.Seek(0, 0)
+	b := bundle(t, []string{"sh", "-c", "cat <&3"}, nil)
+	cmd := r.cmd("run", "--preserve-fds", "1", "--bundle", b, "pfd")
+	cmd.ExtraFiles = []*os.File{f}
+	out, err := cmd.Output()
+	if err != nil || string(out) != "through fd 3" {
+		t.Fatalf("output %q, err %v", out, err)
+	}
+}
+
+func TestPidFileAndCreateWaitsForStart(t *testing.T) {
+	r := newRT(t)
+	dir := t.TempDir()
+	b := bundle(t, []string{"sh", "-c", "echo started > /out/started"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Source: dir, Options: []string{"rbind", "rw"}})
+	})
+	r.ok("create", "--bundle", b, "w")
+	if _, err := os.Stat(dir + "/started"); err == nil {
+		t.Fatal("the process ran before start")
+	}
+	r.ok("start", "w")
+	r.waitStatus("w", "stopped")
+	if data, _ := os.ReadFile(dir + "/started"); strings.TrimSpace(string(data)) != "started" {
+		t.Fatalf("the process did not run after start: %q", data)
+	}
+	r.ok("delete", "w")
+}
+
+func TestStartReportsExecFailure(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"/no/such/binary"}, nil)
+	res := r.run("create", "--bundle", b, "nx")
+	if res.code == 0 || !strings.Contains(res.stderr, "/no/such/binary") || strings.Count(strings.TrimSpace(res.stderr), "\n") != 0 {
+		t.Fatalf("create with a missing binary: exit %d, stderr %q", res.code, res.stderr)
+	}
+	r.assertEmptyRoot()
+}
+
+func TestNoHostFdLeaks(t *testing.T) {
+	// An fd the caller leaked to ocirun without close-on-exec must not reach the container.
+	r := newRT(t)
+	f, err := os.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bundle(t, []string{"sh", "-c", "ls /proc/self/fd | wc -l"}, nil)
+	cmd := r.cmd("run", "--bundle", b, "leak")
+	cmd.ExtraFiles = []*os.File{f, f, f}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := strconv.Atoi(strings.TrimSpace(string(out))); n != 4 { // 0, 1, 2 and ls's own
+		t.Fatalf("the container sees %s fds, want 4", out)
+	}
+}
