@@ -1,0 +1,115 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func runHost(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return &hostErr{name, err, string(out)}
+	}
+	return nil
+}
+
+type hostErr struct {
+	name string
+	err  error
+	out  string
+}
+
+func (e *hostErr) Error() string { return e.name + ": " + e.err.Error() + ": " + e.out }
+
+func TestUserNamespace(t *testing.T) {
+	r := newRT(t)
+	out := r.sh("cat /proc/self/uid_map /proc/self/gid_map | tr -s ' ' | tr '\\n' ';'; id -u; stat -c %u /proc/1", func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
+	})
+	if out != "0 200000 65536; 0 300000 65536;0\n0" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestUserNamespaceHostView(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"sleep", "3600"}, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+	})
+	r.ok("run", "-d", "--bundle", b, "uh")
+	pid := int(r.state("uh")["pid"].(float64))
+	status, _ := os.ReadFile("/proc/" + itoa(pid) + "/status")
+	if !strings.Contains(string(status), "Uid:\t201000\t201000\t201000\t201000") {
+		t.Fatalf("host view of the container process's uid: %s", status)
+	}
+	r.ok("delete", "--force", "uh")
+}
+
+func TestJoinNamespaceByPath(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"sleep", "3600"}, func(s *specs.Spec) { s.Hostname = "first" })
+	r.ok("run", "-d", "--bundle", b, "first")
+	pid := itoa(int(r.state("first")["pid"].(float64)))
+	out := r.sh("hostname; readlink /proc/self/ns/net", func(s *specs.Spec) {
+		s.Hostname = ""
+		for i, ns := range s.Linux.Namespaces {
+			switch ns.Type {
+			case specs.UTSNamespace:
+				s.Linux.Namespaces[i].Path = "/proc/" + pid + "/ns/uts"
+			case specs.NetworkNamespace:
+				s.Linux.Namespaces[i].Path = "/proc/" + pid + "/ns/net"
+			}
+		}
+	})
+	netns, _ := os.Readlink("/proc/" + pid + "/ns/net")
+	if out != "first\n"+netns {
+		t.Fatalf("got %q, want hostname first and %s", out, netns)
+	}
+	r.ok("delete", "--force", "first")
+}
+
+func TestTimeNamespace(t *testing.T) {
+	r := newRT(t)
+	out := r.sh("cut -d. -f1 /proc/uptime", func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 86400 * 365}}
+	})
+	if len(out) < 8 { // a year of uptime is at least 31536000 seconds
+		t.Fatalf("uptime %q: the boottime offset was not applied", out)
+	}
+}
+
+func TestSysctl(t *testing.T) {
+	r := newRT(t)
+	out := r.sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni", func(s *specs.Spec) {
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}
+	})
+	if out != "1\n1234" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func itoa(i int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i))
+}
+
+func fmtInt(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for i > 0 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+	}
+	return string(b)
+}
