@@ -25,7 +25,7 @@ func setupConsole(sockFd int, p *configs.Process) error {
 		return fmt.Errorf("unlock pty: %w", err)
 	}
 	// TIOCGPTPEER opens the slave from the master: no path to race on.
-	slaveFd, err := unix.IoctlRetInt(int(master.Fd()), unix.TIOCGPTPEER)
+	slaveFd, err := openPeer(master)
 	if err != nil {
 		return fmt.Errorf("open pty slave: %w", err)
 	}
@@ -84,4 +84,14 @@ func bindConsole(slave *os.File) error {
 		return fmt.Errorf("bind pty onto /dev/console: %w", err)
 	}
 	return nil
+}
+
+// openPeer opens the pty's slave read-write through TIOCGPTPEER, whose
+// argument is the open flags.
+func openPeer(master *os.File) (int, error) {
+	fd, _, errno := unix.Syscall(unix.SYS_IOCTL, master.Fd(), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
 }

@@ -223,3 +223,18 @@ func (r *rt) assertEmptyRoot() {
 		r.t.Fatalf("state root not empty: %v", names)
 	}
 }
+
+func exampleSpec() *specs.Spec { return specconv.Example() }
+
+func readSpec(t *testing.T, dir string) *specs.Spec {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}

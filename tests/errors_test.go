@@ -1,0 +1,175 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Bad input gives one line naming what is wrong, a non-zero exit, and leaves nothing behind.
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(t *testing.T, dir string)
+		substr string
+	}{
+		{"malformed config.json", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"ociVersion": "1.3.0", "process": `), 0o644)
+		}, "config.json"},
+		{"missing config.json", func(t *testing.T, dir string) {}, "config.json: no such file"},
+		{"missing rootfs", func(t *testing.T, dir string) {
+			s := specFor([]string{"true"})
+			s.Root.Path = "/nonexistent/rootfs"
+			writeSpec(t, dir, s)
+		}, `root.path "/nonexistent/rootfs"`},
+		{"unknown capability", func(t *testing.T, dir string) {
+			s := specFor([]string{"true"})
+			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS")
+			writeSpec(t, dir, s)
+		}, `process.capabilities.bounding: unknown capability "CAP_BOGUS"`},
+		{"relative cwd", func(t *testing.T, dir string) {
+			s := specFor([]string{"true"})
+			s.Process.Cwd = "tmp"
+			writeSpec(t, dir, s)
+		}, `process.cwd "tmp"`},
+		{"unknown rlimit", func(t *testing.T, dir string) {
+			s := specFor([]string{"true"})
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}}
+			writeSpec(t, dir, s)
+		}, `process.rlimits[0].type "RLIMIT_BOGUS"`},
+		{"unknown namespace", func(t *testing.T, dir string) {
+			s := specFor([]string{"true"})
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+			writeSpec(t, dir, s)
+		}, `linux.namespaces[6].type "bogus"`},
+		{"user namespace without mappings", func(t *testing.T, dir string) {
+			s := specFor([]string{"true"})
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			writeSpec(t, dir, s)
+		}, "linux.uidMappings"},
+		{"host sysctl", func(t *testing.T, dir string) {
+			s := specFor([]string{"true"})
+			s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"}
+			writeSpec(t, dir, s)
+		}, `linux.sysctl "vm.swappiness"`},
+		{"missing bind source", func(t *testing.T, dir string) {
+			s := specFor([]string{"true"})
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Source: "/no/such/dir", Options: []string{"bind"}})
+			writeSpec(t, dir, s)
+		}, `mounts[7].source "/no/such/dir"`},
+		{"missing executable", func(t *testing.T, dir string) {
+			writeSpec(t, dir, specFor([]string{"no-such-command"}))
+		}, `"no-such-command": executable file not found`},
+		{"failing mount", func(t *testing.T, dir string) {
+			s := specFor([]string{"true"})
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "nosuchfs", Source: "none"})
+			writeSpec(t, dir, s)
+		}, `mount "none" on "/x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRT(t)
+			dir := t.TempDir()
+			tt.setup(t, dir)
+			for _, cmd := range []string{"create", "run"} {
+				res := r.run(cmd, "--bundle", dir, "bad")
+				msg := strings.TrimSpace(res.stderr)
+				if res.code == 0 || !strings.Contains(msg, tt.substr) || strings.Contains(msg, "\n") || strings.Contains(msg, "panic") {
+					t.Fatalf("%s: exit %d, stderr %q: want one line containing %q", cmd, res.code, res.stderr, tt.substr)
+				}
+				r.assertEmptyRoot()
+			}
+		})
+	}
+}
+
+func specFor(args []string) *specs.Spec {
+	b := bundleSpec(args)
+	return b
+}
+
+func bundleSpec(args []string) *specs.Spec {
+	dir := testEnv.rootfs
+	s := exampleSpec()
+	s.Root.Path = dir
+	s.Process.Terminal = false
+	s.Process.Args = args
+	return s
+}
+
+func TestDuplicateID(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"sleep", "3600"}, nil)
+	r.ok("create", "--bundle", b, "dup")
+	pid := r.state("dup")["pid"]
+	res := r.run("create", "--bundle", b, "dup")
+	if res.code == 0 || strings.TrimSpace(res.stderr) != "ocirun: container with id exists: dup" {
+		t.Fatalf("exit %d, stderr %q", res.code, res.stderr)
+	}
+	if r.state("dup")["pid"] != pid || r.status("dup") != "created" {
+		t.Fatal("the failed create disturbed the existing container")
+	}
+	r.ok("delete", "--force", "dup")
+	r.assertEmptyRoot()
+}
+
+func TestInvalidIDs(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"true"}, nil)
+	for _, id := range []string{"../escape", "a/b", ".."} {
+		if res := r.run("create", "--bundle", b, id); res.code == 0 || !strings.Contains(res.stderr, "invalid container id") {
+			t.Errorf("id %q: exit %d, %q", id, res.code, res.stderr)
+		}
+	}
+	r.assertEmptyRoot()
+}
+
+func TestDeleteForceCleansAStaleDirectory(t *testing.T) {
+	r := newRT(t)
+	// What a create killed before it wrote any state leaves behind.
+	os.MkdirAll(filepath.Join(r.root, "stale"), 0o711)
+	if res := r.run("delete", "stale"); res.code == 0 {
+		t.Fatal("delete of a container without state succeeded without --force")
+	}
+	os.MkdirAll(filepath.Join(r.root, "stale"), 0o711)
+	r.ok("delete", "--force", "stale")
+	r.assertEmptyRoot()
+	r.ok("delete", "--force", "never-existed")
+}
+
+func TestSpecCommand(t *testing.T) {
+	r := newRT(t)
+	dir := t.TempDir()
+	r.ok("spec", "--bundle", dir)
+	s := readSpec(t, dir)
+	if s.Process == nil || !s.Process.NoNewPrivileges || s.Root.Path != "rootfs" || len(s.Linux.MaskedPaths) == 0 {
+		t.Fatalf("spec: %+v", s)
+	}
+	if res := r.run("spec", "--bundle", dir); res.code == 0 || !strings.Contains(res.stderr, "exists") {
+		t.Fatalf("spec over an existing config.json: exit %d, %q", res.code, res.stderr)
+	}
+	rootless := t.TempDir()
+	r.ok("spec", "--rootless", "--bundle", rootless)
+	s = readSpec(t, rootless)
+	if len(s.Linux.UIDMappings) != 1 || s.Linux.Resources != nil {
+		t.Fatalf("rootless spec: %+v", s.Linux)
+	}
+	// The default spec, with the test rootfs and no terminal, runs.
+	s = readSpec(t, dir)
+	s.Root.Path = testEnv.rootfs
+	s.Process.Terminal = false
+	s.Process.Args = []string{"true"}
+	writeSpec(t, dir, s)
+	r.ok("run", "--bundle", dir, "fromspec")
+}
+
+func TestVersion(t *testing.T) {
+	r := newRT(t)
+	out := strings.Split(r.ok("--version"), "\n")
+	if !strings.HasPrefix(out[0], "ocirun version ") || out[1] != "spec: "+specs.Version {
+		t.Fatalf("--version: %q", out)
+	}
+}
