@@ -1,0 +1,34 @@
+# ocirun: `make demo` builds and runs the hello bundle; `make test` runs every test.
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0-dev)
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: all deps build rootfs demo test unit integration lint clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o ocirun .
+
+rootfs:
+	@./bundles/mkrootfs.sh bundles/rootfs
+
+# Build, then run the hello bundle: it prints from inside a new container.
+demo: deps build rootfs
+	./ocirun --root /run/ocirun-demo run --bundle bundles/hello ocirun-demo-$$$$
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+# Every test: unit tests and real containers (as root).
+test: deps build rootfs lint
+	OCIRUN_BINARY=$(CURDIR)/ocirun $(GO) test -count=1 -timeout 20m ./...
+
+clean:
+	rm -f ocirun

@@ -1,0 +1,62 @@
+package libcontainer
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+func TestStateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := loadState(dir); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("empty dir: %v, want ErrNotExist", err)
+	}
+	want := &State{ID: "x", InitPid: 42, InitStartTime: 7, Bundle: "/b", Created: time.Unix(1, 0).UTC(),
+		Config: &configs.Config{Rootfs: "/r", Process: &configs.Process{Args: []string{"sh"}}}}
+	if err := saveState(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadState(dir)
+	if err != nil || got.InitPid != 42 || got.Config.Rootfs != "/r" || !got.Created.Equal(want.Created) {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != stateFile {
+		t.Fatalf("a temp file was left: %v", entries)
+	}
+	os.WriteFile(filepath.Join(dir, stateFile), []byte("{"), 0o600)
+	if _, err := loadState(dir); err == nil {
+		t.Fatal("a corrupt state file loaded")
+	}
+}
+
+func TestValidateID(t *testing.T) {
+	for _, id := range []string{"a", "abc-DEF_1.2+3", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"} {
+		if err := ValidateID(id); err != nil {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+	for _, id := range []string{"", ".", "..", "a/b", "../x", "a b", "x\n"} {
+		if ValidateID(id) == nil {
+			t.Errorf("%q accepted", id)
+		}
+	}
+}
+
+func TestStatusOfDeadInit(t *testing.T) {
+	dir := t.TempDir()
+	c := &Container{id: "x", dir: dir, state: &State{InitPid: os.Getpid(), InitStartTime: 1, Config: &configs.Config{}}}
+	// Our own pid with another start time: a reused pid, not the init.
+	if s := c.Status(); s != Stopped {
+		t.Fatalf("status %s for a reused pid, want stopped", s)
+	}
+	st, _ := readProcStat(os.Getpid())
+	c.state.InitStartTime = st.StartTime
+	if s := c.Status(); s != Running {
+		t.Fatalf("status %s for a live init without exec socket, want running", s)
+	}
+}
