@@ -33,7 +33,7 @@ func mountCgroup(root *os.File, m *configs.Mount, dest string, target *os.File, 
 	flags := m.Flags &^ (unix.MS_REC | unix.MS_BIND)
 	for _, h := range hosts {
 		if h.Mountpoint == "/sys/fs/cgroup" && h.FSType == "cgroup2" {
-			return mountHierarchy(h, own, cgroupns, procFdPath(target), flags)
+			return mountHierarchy(h, own, cgroupns, target, func() (*os.File, error) { return openInRoot(root, dest) }, flags)
 		}
 	}
 	if err := unix.Mount("tmpfs", procFdPath(target), "tmpfs", uintptr(flags&^unix.MS_RDONLY), "mode=755"); err != nil {
@@ -50,7 +50,7 @@ func mountCgroup(root *os.File, m *configs.Mount, dest string, target *os.File, 
 		if err != nil {
 			return fmt.Errorf("cgroup hierarchy %s: %w", name, err)
 		}
-		err = mountHierarchy(h, own, cgroupns, procFdPath(fd), flags)
+		err = mountHierarchy(h, own, cgroupns, fd, func() (*os.File, error) { return openInRoot(tmpfs, name) }, flags)
 		fd.Close()
 		if err != nil {
 			return err
@@ -70,8 +70,10 @@ func mountCgroup(root *os.File, m *configs.Mount, dest string, target *os.File, 
 	return nil
 }
 
-// mountHierarchy mounts one host hierarchy at target.
-func mountHierarchy(h *mountinfo.Info, own map[string]string, cgroupns bool, target string, flags int) error {
+// mountHierarchy mounts one host hierarchy on target; reopen returns the new
+// mount's root (target's fd still names the directory under it).
+func mountHierarchy(h *mountinfo.Info, own map[string]string, cgroupns bool, targetFd *os.File, reopen func() (*os.File, error), flags int) error {
+	target := procFdPath(targetFd)
 	key := "" // cgroup2 in /proc/self/cgroup
 	data := ""
 	if h.FSType == "cgroup" {
@@ -87,10 +89,16 @@ func mountHierarchy(h *mountinfo.Info, own map[string]string, cgroupns bool, tar
 	if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind cgroup %s: %w", src, err)
 	}
-	if flags != 0 {
-		if err := unix.Mount("", target, "", uintptr(flags|unix.MS_BIND|unix.MS_REMOUNT), ""); err != nil {
-			return fmt.Errorf("remount cgroup %s: %w", src, err)
-		}
+	if flags == 0 {
+		return nil
+	}
+	top, err := reopen()
+	if err != nil {
+		return fmt.Errorf("reopen cgroup mount: %w", err)
+	}
+	defer top.Close()
+	if err := unix.Mount("", procFdPath(top), "", uintptr(flags|unix.MS_BIND|unix.MS_REMOUNT), ""); err != nil {
+		return fmt.Errorf("remount cgroup %s: %w", src, err)
 	}
 	return nil
 }

@@ -84,3 +84,20 @@ func TestRunWithTerminal(t *testing.T) {
 	}
 	r.assertEmptyRoot()
 }
+
+func TestCgroupMountWithoutNamespace(t *testing.T) {
+	r := newRT(t)
+	out := r.sh("ls /sys/fs/cgroup | grep -c .; touch /sys/fs/cgroup/x 2>/dev/null || echo ro", func(s *specs.Spec) {
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.CgroupNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+	})
+	lines := strings.Split(out, "\n")
+	if len(lines) != 2 || lines[0] == "0" || lines[1] != "ro" {
+		t.Fatalf("got %q: want hierarchies under a read-only /sys/fs/cgroup", out)
+	}
+}
