@@ -57,7 +57,7 @@ func newApp() *cli.App {
 		},
 		Before: setupLogging,
 		Commands: []*cli.Command{
-			createCommand, deleteCommand, initCommand, killCommand, listCommand,
+			createCommand, deleteCommand, execCommand, initCommand, killCommand, listCommand,
 			runCommand, specCommand, startCommand, stateCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // errors go through fatal, once
@@ -113,9 +113,13 @@ func logrusLevels(groups []string, a slog.Attr) slog.Attr {
 // fatal reports an error as one line on stderr, and in the log file when
 // there is one (containerd's shim reads the error from there), and exits 1.
 func fatal(app *cli.App, err error) {
+	fatalWith(app, err, 1)
+}
+
+func fatalWith(app *cli.App, err error, code int) {
 	if app.Metadata["logfile"] == true {
 		slog.Error(err.Error())
 	}
 	fmt.Fprintln(os.Stderr, "ocirun: "+err.Error())
-	os.Exit(1)
+	os.Exit(code)
 }

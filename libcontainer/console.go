@@ -12,7 +12,7 @@ import (
 // setupConsole makes a pty inside the container (from its own devpts), sends
 // the master to the console socket, and makes the slave the process's
 // controlling terminal, stdio and /dev/console.
-func setupConsole(sockFd int, p *configs.Process) error {
+func setupConsole(sockFd int, p *configs.Process, devConsole bool) error {
 	if sockFd < 0 {
 		return fmt.Errorf("process.terminal is true but no console socket was given")
 	}
@@ -37,8 +37,10 @@ func setupConsole(sockFd int, p *configs.Process) error {
 			return fmt.Errorf("set console size: %w", err)
 		}
 	}
-	if err := bindConsole(slave); err != nil {
-		return err
+	if devConsole {
+		if err := bindConsole(slave); err != nil {
+			return err
+		}
 	}
 	rights := unix.UnixRights(int(master.Fd()))
 	if err := unix.Sendmsg(sockFd, []byte("/dev/ptmx"), rights, nil, 0); err != nil {

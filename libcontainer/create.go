@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ type initConfig struct {
 	ExecListenFd int             `json:"exec_listen_fd"`
 	NoPivot      bool            `json:"no_pivot"`
 	NoNewKeyring bool            `json:"no_new_keyring"`
+	Exec         bool            `json:"exec,omitempty"` // join a running container instead of making one
 }
 
 // Create makes a container and leaves its init waiting for Start. On any
@@ -121,57 +123,80 @@ func (c *Container) createInit(opts *CreateOpts) error {
 		childSock.Close()
 		return err
 	}
-
-	// The init's fds: 0-2, the preserved ones at 3.., then ours after them.
-	var extra []*os.File
-	for i := 0; i < opts.PreserveFds; i++ {
-		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
-	}
-	ic := initConfig{ID: c.id, Bundle: opts.Bundle, Config: cfg, PreserveFds: opts.PreserveFds,
-		ConsoleFd: -1, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring}
-	sockFd := 3 + len(extra)
-	extra = append(extra, childSock)
-	ic.ExecListenFd = 3 + len(extra)
-	extra = append(extra, listener)
+	files := []*os.File{childSock, listener}
 	if opts.ConsoleSocket != nil {
-		ic.ConsoleFd = 3 + len(extra)
-		extra = append(extra, opts.ConsoleSocket)
+		files = append(files, opts.ConsoleSocket)
 	}
-
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{"ocirun", "init"},
-		Env:        []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(sockFd)},
-		Stdin:      opts.Stdin,
-		Stdout:     opts.Stdout,
-		Stderr:     opts.Stderr,
-		ExtraFiles: extra,
-	}
-	err = cmd.Start()
+	cmd, fds, err := startInit(opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
 	childSock.Close()
 	listener.Close()
 	if err != nil {
-		return fmt.Errorf("start init: %w", err)
+		return err
 	}
-	pid, err := c.bootstrap(cmd, parentSock, opts)
+	ic := initConfig{ID: c.id, Bundle: opts.Bundle, Config: cfg, PreserveFds: opts.PreserveFds,
+		ExecListenFd: fds[1], ConsoleFd: -1, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring}
+	if opts.ConsoleSocket != nil {
+		ic.ConsoleFd = fds[2]
+	}
+	bs, err := bootstrapFor(cfg)
 	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
+	pid, err := bootstrap(cmd, parentSock, bs, func(stage1 int) error { return setupFromHost(stage1, cfg) })
+	if err != nil {
+		return err
+	}
+	st, err := readProcStat(pid)
+	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return fmt.Errorf("read init's start time: %w", err)
+	}
+	c.state.InitPid, c.state.InitStartTime = pid, st.StartTime
+	if err := saveState(c.dir, c.state); err != nil {
 		return err
 	}
 	ic.Pid = pid
 	return c.configureInit(parentSock, &ic)
 }
 
-// bootstrap drives the C constructor: namespaces, id maps, the init's pid.
-func (c *Container) bootstrap(cmd *exec.Cmd, sock *os.File, opts *CreateOpts) (int, error) {
+// startInit starts `ocirun init` with stdio, the caller's fds 3..3+preserve-1
+// at the same numbers, and files after them; it returns where files landed.
+func startInit(stdin, stdout, stderr *os.File, preserve int, files ...*os.File) (*exec.Cmd, []int, error) {
+	var extra []*os.File
+	for i := 0; i < preserve; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = 3 + len(extra)
+		extra = append(extra, f)
+	}
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe",
+		Args: []string{"ocirun", "init"},
+		// The init is the only Go program that must start fast and alone: keep
+		// the runtime from reading cgroup files for GOMAXPROCS.
+		Env:        []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(fds[0]), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
+		Stdin:      stdin,
+		Stdout:     stdout,
+		Stderr:     stderr,
+		ExtraFiles: extra,
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start init: %w", err)
+	}
+	return cmd, fds, nil
+}
+
+// bootstrap drives the C constructor: namespaces, the host-side setup of
+// the first stage (hostSetup), and the pid of the process that will run Go.
+func bootstrap(cmd *exec.Cmd, sock *os.File, bs *nsenter.Bootstrap, hostSetup func(stage1 int) error) (int, error) {
 	stage1 := cmd.Process.Pid
 	reap := func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-	}
-	bs, err := bootstrapFor(opts.Config)
-	if err != nil {
-		reap()
-		return 0, err
 	}
 	if _, err := sock.Write(bs.Encode()); err != nil {
 		reap()
@@ -185,7 +210,7 @@ func (c *Container) bootstrap(cmd *exec.Cmd, sock *os.File, opts *CreateOpts) (i
 		}
 		switch t {
 		case nsenter.MsgSyncReq:
-			if err := c.setupFromHost(stage1, opts.Config); err != nil {
+			if err := hostSetup(stage1); err != nil {
 				reap()
 				return 0, err
 			}
@@ -201,24 +226,15 @@ func (c *Container) bootstrap(cmd *exec.Cmd, sock *os.File, opts *CreateOpts) (i
 				reap()
 				return 0, errors.New("init sent a malformed pid")
 			}
-			pid := int(uint32(payload[0]) | uint32(payload[1])<<8 | uint32(payload[2])<<16 | uint32(payload[3])<<24)
+			pid := int(binary.LittleEndian.Uint32(payload))
 			if pid != stage1 {
-				// The constructor forked the init into a new pid namespace and exited.
+				// The constructor forked into a new pid namespace and its first stage exited.
 				if err := cmd.Wait(); err != nil {
 					return 0, fmt.Errorf("init's first stage: %w", err)
 				}
 			} else {
 				// The init is our child: let it be reparented when we exit, never reaped by Go.
 				cmd.Process.Release()
-			}
-			st, err := readProcStat(pid)
-			if err != nil {
-				unix.Kill(pid, unix.SIGKILL)
-				return 0, fmt.Errorf("read init's start time: %w", err)
-			}
-			c.state.InitPid, c.state.InitStartTime = pid, st.StartTime
-			if err := saveState(c.dir, c.state); err != nil {
-				return 0, err
 			}
 			return pid, nil
 		default:
@@ -230,7 +246,7 @@ func (c *Container) bootstrap(cmd *exec.Cmd, sock *os.File, opts *CreateOpts) (i
 
 // setupFromHost does, for the first stage of the init, what needs the host's
 // view: the user namespace's id maps and the OOM score.
-func (c *Container) setupFromHost(pid int, cfg *configs.Config) error {
+func setupFromHost(pid int, cfg *configs.Config) error {
 	if cfg.Has("user") && cfg.NamespacePath("user") == "" {
 		if err := writeIDMap(pid, "uid_map", cfg.UIDMappings); err != nil {
 			return err

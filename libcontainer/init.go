@@ -58,6 +58,9 @@ func initContainer(sock *os.File) error {
 		return fmt.Errorf("decode config: %w", err)
 	}
 	cfg := ic.Config
+	if ic.Exec {
+		return execInit(&ic)
+	}
 	unix.Umask(0) // device nodes and mount targets get exactly the modes asked for
 
 	if err := prepareRootfs(cfg); err != nil {
@@ -86,7 +89,7 @@ func initContainer(sock *os.File) error {
 		return err
 	}
 	if cfg.Process.Terminal {
-		if err := setupConsole(ic.ConsoleFd, cfg.Process); err != nil {
+		if err := setupConsole(ic.ConsoleFd, cfg.Process, true); err != nil {
 			return err
 		}
 	}
@@ -105,6 +108,26 @@ func initContainer(sock *os.File) error {
 	sock.Close()
 	waitStartAndExec(ic.ExecListenFd, proc, cfg, state)
 	return nil // not reached: waitStartAndExec exits on failure
+}
+
+// execInit is the init of `ocirun exec`: the constructor joined the
+// container's namespaces; what is left is the process itself.
+func execInit(ic *initConfig) error {
+	p := ic.Config.Process
+	if p.Terminal {
+		if err := setupConsole(ic.ConsoleFd, p, false); err != nil {
+			return err
+		}
+	}
+	unix.Umask(0o022)
+	if p.Umask != nil {
+		unix.Umask(int(*p.Umask))
+	}
+	proc, err := prepareProcess(ic.Config, ic.PreserveFds)
+	if err != nil {
+		return err
+	}
+	return proc.exec()
 }
 
 // awaitRuntimeHooks lets the parent run prestart and createRuntime hooks

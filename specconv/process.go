@@ -98,3 +98,8 @@ func convertProcess(p *specs.Process) (*configs.Process, error) {
 	}
 	return out, nil
 }
+
+// ConvertProcess validates a runtime-spec Process on its own, as `exec --process` passes one.
+func ConvertProcess(p *specs.Process) (*configs.Process, error) {
+	return convertProcess(p)
+}
