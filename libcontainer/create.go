@@ -40,6 +40,7 @@ const (
 	msgHooksDone = 12 // parent → init
 	msgReady     = 13 // init → parent: set up and waiting for start
 	msgHookError = 14 // init → parent: a createContainer hook failed (poststop hooks run)
+	msgSeccompFd = 15 // init → parent: the seccomp notify fd, with SCM_RIGHTS, for the listener
 )
 
 // initConfig is everything the Go init needs, sent once over the socket.
@@ -288,7 +289,7 @@ func (c *Container) configureInit(sock *os.File, ic *initConfig) error {
 	}
 	hooks := &c.state.Config.Hooks
 	for {
-		t, payload, err := nsenter.ReadMsg(sock)
+		t, payload, fd, err := readMsgFd(sock)
 		if err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				return errors.New("init exited before the container was ready")
@@ -314,6 +315,12 @@ func (c *Container) configureInit(sock *os.File, ic *initConfig) error {
 			return fmt.Errorf("%s", payload)
 		case nsenter.MsgError:
 			return fmt.Errorf("%s", payload)
+		case msgSeccompFd:
+			err := sendToListener(c.state.Config.Seccomp, fd, c.ociState(Creating), ic.Pid)
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
 		case msgReady:
 			c.state.Creating = false
 			return saveState(c.dir, c.state)

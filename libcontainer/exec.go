@@ -96,17 +96,28 @@ func (c *Container) Exec(opts ExecOpts) (int, error) {
 		return 0, fmt.Errorf("send config to exec: %w", err)
 	}
 	// The socket is close-on-exec: EOF means the process is running.
-	t, payload, err := nsenter.ReadMsg(parentSock)
-	if err == io.EOF {
-		return pid, nil
+	for {
+		t, payload, fd, err := readMsgFd(parentSock)
+		if err == io.EOF {
+			return pid, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("exec: %w", err)
+		}
+		switch t {
+		case msgSeccompFd:
+			err := sendToListener(cfg.Seccomp, fd, c.ociState(Running), pid)
+			unix.Close(fd)
+			if err != nil {
+				unix.Kill(pid, unix.SIGKILL)
+				return 0, err
+			}
+		case nsenter.MsgError:
+			return 0, fmt.Errorf("%s", payload)
+		default:
+			return 0, fmt.Errorf("exec: unexpected message %d", t)
+		}
 	}
-	if err != nil {
-		return 0, fmt.Errorf("exec: %w", err)
-	}
-	if t == nsenter.MsgError {
-		return 0, fmt.Errorf("%s", payload)
-	}
-	return 0, fmt.Errorf("exec: unexpected message %d", t)
 }
 
 // joinCgroups moves pid into every cgroup of the container's init, on each

@@ -59,7 +59,7 @@ func initContainer(sock *os.File) error {
 	}
 	cfg := ic.Config
 	if ic.Exec {
-		return execInit(&ic)
+		return execInit(sock, &ic)
 	}
 	unix.Umask(0) // device nodes and mount targets get exactly the modes asked for
 
@@ -102,6 +102,9 @@ func initContainer(sock *os.File) error {
 	if err != nil {
 		return err
 	}
+	if err := sendNotifyFd(sock, proc); err != nil {
+		return err
+	}
 	if err := nsenter.WriteMsg(sock, msgReady, nil); err != nil {
 		return fmt.Errorf("report ready: %w", err)
 	}
@@ -112,7 +115,7 @@ func initContainer(sock *os.File) error {
 
 // execInit is the init of `ocirun exec`: the constructor joined the
 // container's namespaces; what is left is the process itself.
-func execInit(ic *initConfig) error {
+func execInit(sock *os.File, ic *initConfig) error {
 	p := ic.Config.Process
 	if p.Terminal {
 		if err := setupConsole(ic.ConsoleFd, p, false); err != nil {
@@ -127,7 +130,23 @@ func execInit(ic *initConfig) error {
 	if err != nil {
 		return err
 	}
+	if err := sendNotifyFd(sock, proc); err != nil {
+		return err
+	}
 	return proc.exec()
+}
+
+// sendNotifyFd gives the seccomp notify fd to the parent, which passes it to
+// the listener; the container keeps no copy.
+func sendNotifyFd(sock *os.File, proc *execProcess) error {
+	if proc.notifyFd < 0 {
+		return nil
+	}
+	defer unix.Close(proc.notifyFd)
+	if err := writeMsgFd(sock, msgSeccompFd, proc.notifyFd); err != nil {
+		return fmt.Errorf("send seccomp notify fd: %w", err)
+	}
+	return nil
 }
 
 // awaitRuntimeHooks lets the parent run prestart and createRuntime hooks

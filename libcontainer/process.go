@@ -13,13 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/seccomp"
 )
 
 // execProcess is the user's process, resolved and ready to exec.
 type execProcess struct {
-	path string
-	args []string
-	env  []string
+	path     string
+	args     []string
+	env      []string
+	notifyFd int // the seccomp notify fd for the listener, or -1
 }
 
 func (p *execProcess) exec() error {
@@ -63,6 +65,14 @@ func prepareProcess(cfg *configs.Config, preserveFds int) (*execProcess, error) 
 	if err := closeExtraFds(preserveFds); err != nil {
 		return nil, err
 	}
+	proc := &execProcess{path: path, args: p.Args, env: env, notifyFd: -1}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+	// while we still have it. With it, load it as late as we can.
+	if !p.NoNewPrivileges {
+		if err := proc.loadSeccomp(cfg.Seccomp); err != nil {
+			return nil, err
+		}
+	}
 	if err := dropPrivileges(p); err != nil {
 		return nil, err
 	}
@@ -70,8 +80,23 @@ func prepareProcess(cfg *configs.Config, preserveFds int) (*execProcess, error) 
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return nil, fmt.Errorf("set no_new_privs: %w", err)
 		}
+		if err := proc.loadSeccomp(cfg.Seccomp); err != nil {
+			return nil, err
+		}
 	}
-	return &execProcess{path: path, args: p.Args, env: env}, nil
+	return proc, nil
+}
+
+func (p *execProcess) loadSeccomp(c *configs.Seccomp) error {
+	if c == nil {
+		return nil
+	}
+	fd, err := seccomp.Load(c)
+	if err != nil {
+		return err
+	}
+	p.notifyFd = fd
+	return nil
 }
 
 // setRlimits goes through syscall.Setrlimit so Go forgets the RLIMIT_NOFILE

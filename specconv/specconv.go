@@ -152,6 +152,11 @@ func convertLinux(cfg *configs.Config, l *specs.Linux) error {
 			return fmt.Errorf("linux.personality.domain %q: unknown", l.Personality.Domain)
 		}
 	}
+	sc, err := convertSeccomp(l.Seccomp)
+	if err != nil {
+		return err
+	}
+	cfg.Seccomp = sc
 	if l.IntelRdt != nil {
 		return errors.New("linux.intelRdt: not supported by ocirun")
 	}

@@ -20,6 +20,7 @@ import (
 type env struct {
 	bin    string
 	rootfs string
+	probe  string // a static binary that makes one syscall and prints the result
 }
 
 var testEnv env
@@ -52,7 +53,14 @@ func TestMain(m *testing.M) {
 			fmt.Println("tests: build rootfs:", err)
 			return 1
 		}
-		testEnv = env{bin: bin, rootfs: rootfs}
+		probe := filepath.Join(dir, "probe")
+		cc := exec.Command("gcc", "-static", "-O2", "-o", probe, "helpers/probe.c")
+		cc.Stdout, cc.Stderr = os.Stdout, os.Stderr
+		if err := cc.Run(); err != nil {
+			fmt.Println("tests: build the syscall probe (gcc -static, libc6-dev):", err)
+			return 1
+		}
+		testEnv = env{bin: bin, rootfs: rootfs, probe: probe}
 		return m.Run()
 	}()
 	os.Exit(code)

@@ -29,6 +29,8 @@ type Config struct {
 	Personality *Personality      `json:"personality,omitempty"`
 	// CgroupsPath is linux.cgroupsPath as given; the cgroup manager resolves it.
 	CgroupsPath string `json:"cgroups_path,omitempty"`
+	// Seccomp is the filter loaded just before the process runs; nil for none.
+	Seccomp *Seccomp `json:"seccomp,omitempty"`
 }
 
 // Namespace is one namespace to create (Path empty) or join (Path set).
@@ -168,4 +170,32 @@ type IOPriority struct {
 // Personality is linux.personality: the persona number and flags.
 type Personality struct {
 	Domain uint64 `json:"domain"`
+}
+
+// Seccomp is linux.seccomp with names checked: actions, operators and
+// architectures are libseccomp's names, flags the SECCOMP_FILTER_FLAG_* names.
+type Seccomp struct {
+	DefaultAction    string            `json:"default_action"`
+	DefaultErrnoRet  *uint             `json:"default_errno_ret,omitempty"`
+	Architectures    []string          `json:"architectures,omitempty"`
+	Flags            []string          `json:"flags,omitempty"`
+	ListenerPath     string            `json:"listener_path,omitempty"`
+	ListenerMetadata string            `json:"listener_metadata,omitempty"`
+	Syscalls         []SeccompSyscall  `json:"syscalls,omitempty"`
+}
+
+// SeccompSyscall is one rule: an action for some syscalls, maybe with argument conditions.
+type SeccompSyscall struct {
+	Names    []string     `json:"names"`
+	Action   string       `json:"action"`
+	ErrnoRet *uint        `json:"errno_ret,omitempty"`
+	Args     []SeccompArg `json:"args,omitempty"`
+}
+
+// SeccompArg is one argument condition.
+type SeccompArg struct {
+	Index    uint   `json:"index"`
+	Value    uint64 `json:"value"`
+	ValueTwo uint64 `json:"value_two,omitempty"`
+	Op       string `json:"op"`
 }
