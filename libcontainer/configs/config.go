@@ -175,13 +175,13 @@ type Personality struct {
 // Seccomp is linux.seccomp with names checked: actions, operators and
 // architectures are libseccomp's names, flags the SECCOMP_FILTER_FLAG_* names.
 type Seccomp struct {
-	DefaultAction    string            `json:"default_action"`
-	DefaultErrnoRet  *uint             `json:"default_errno_ret,omitempty"`
-	Architectures    []string          `json:"architectures,omitempty"`
-	Flags            []string          `json:"flags,omitempty"`
-	ListenerPath     string            `json:"listener_path,omitempty"`
-	ListenerMetadata string            `json:"listener_metadata,omitempty"`
-	Syscalls         []SeccompSyscall  `json:"syscalls,omitempty"`
+	DefaultAction    string           `json:"default_action"`
+	DefaultErrnoRet  *uint            `json:"default_errno_ret,omitempty"`
+	Architectures    []string         `json:"architectures,omitempty"`
+	Flags            []string         `json:"flags,omitempty"`
+	ListenerPath     string           `json:"listener_path,omitempty"`
+	ListenerMetadata string           `json:"listener_metadata,omitempty"`
+	Syscalls         []SeccompSyscall `json:"syscalls,omitempty"`
 }
 
 // SeccompSyscall is one rule: an action for some syscalls, maybe with argument conditions.
