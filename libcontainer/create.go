@@ -128,7 +128,7 @@ func (c *Container) createInit(opts *CreateOpts) error {
 	if opts.ConsoleSocket != nil {
 		files = append(files, opts.ConsoleSocket)
 	}
-	cmd, fds, err := startInit(opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
+	cmd, fds, err := startInit(opts.Root, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
 	childSock.Close()
 	listener.Close()
 	if err != nil {
@@ -164,7 +164,14 @@ func (c *Container) createInit(opts *CreateOpts) error {
 
 // startInit starts `ocirun init` with stdio, the caller's fds 3..3+preserve-1
 // at the same numbers, and files after them; it returns where files landed.
-func startInit(stdin, stdout, stderr *os.File, preserve int, files ...*os.File) (*exec.Cmd, []int, error) {
+// The init runs from a sealed handle on our binary (see exeseal.go).
+func startInit(root string, stdin, stdout, stderr *os.File, preserve int, files ...*os.File) (*exec.Cmd, []int, error) {
+	exe, err := sealedExe(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer exe.Close()
+	files = append(files, exe)
 	var extra []*os.File
 	for i := 0; i < preserve; i++ {
 		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
@@ -175,7 +182,7 @@ func startInit(stdin, stdout, stderr *os.File, preserve int, files ...*os.File) 
 		extra = append(extra, f)
 	}
 	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
+		Path: fmt.Sprintf("/proc/self/fd/%d", fds[len(fds)-1]),
 		Args: []string{"ocirun", "init"},
 		// The init is the only Go program that must start fast and alone: keep
 		// the runtime from reading cgroup files for GOMAXPROCS.
@@ -188,7 +195,7 @@ func startInit(stdin, stdout, stderr *os.File, preserve int, files ...*os.File) 
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start init: %w", err)
 	}
-	return cmd, fds, nil
+	return cmd, fds[:len(fds)-1], nil
 }
 
 // bootstrap drives the C constructor: namespaces, the host-side setup of

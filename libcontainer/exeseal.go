@@ -1,0 +1,95 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// CVE-2019-5736: a container process that makes the init exec
+// /proc/self/exe (directly or as a script's interpreter) runs ocirun's own
+// binary inside the container and can then write to it through
+// /proc/PID/exe, replacing ocirun on the host. So the init never runs from
+// the host's file: it runs from a handle nothing can write through.
+
+// emptyDirName is an empty directory under the state root that the overlay
+// needs as a second layer; '#' keeps it out of container ids.
+const emptyDirName = "#exe-overlay-empty"
+
+// sealedExe returns a handle on our own binary that cannot be written:
+// first choice, the binary seen through a detached read-only overlayfs mount
+// (no copy: a few syscalls); where overlayfs is not available, a memfd copy
+// sealed against every change.
+func sealedExe(root string) (*os.File, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("find our binary: %w", err)
+	}
+	if f, err := overlayExe(exe, filepath.Join(root, emptyDirName)); err == nil {
+		return f, nil
+	}
+	return memfdExe()
+}
+
+// overlayExe mounts, without attaching it anywhere, a lower-only (so
+// read-only) overlay of the binary's directory and opens the binary in it.
+func overlayExe(exe, empty string) (*os.File, error) {
+	if err := os.Mkdir(empty, 0o500); err != nil && !os.IsExist(err) {
+		return nil, err
+	}
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigSetString(fsfd, "lowerdir", filepath.Dir(exe)+":"+empty); err != nil {
+		return nil, err
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, err
+	}
+	mnt, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, filepath.Base(exe), unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "ocirun-sealed"), nil
+}
+
+// memfdExe copies the binary into a memfd and seals it: no write, no resize, no unsealing.
+func memfdExe() (*os.File, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("open our binary: %w", err)
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.MemfdCreate("ocirun", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd for our binary: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "ocirun-memfd")
+	for off := int64(0); off < st.Size(); {
+		n, err := unix.Sendfile(fd, int(src.Fd()), nil, int(st.Size()-off))
+		if err != nil || n == 0 {
+			f.Close()
+			return nil, fmt.Errorf("copy our binary: %w", err)
+		}
+		off += int64(n)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seal our binary: %w", err)
+	}
+	return f, nil
+}

@@ -1,0 +1,38 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// Both ways of sealing our binary must refuse a write through the handle.
+func TestSealedExeRefusesWrites(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("overlayfs needs root")
+	}
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlay, err := overlayExe(exe, t.TempDir()+"/empty")
+	if err != nil {
+		t.Fatalf("overlay: %v", err)
+	}
+	defer overlay.Close()
+	memfd, err := memfdExe()
+	if err != nil {
+		t.Fatalf("memfd: %v", err)
+	}
+	defer memfd.Close()
+	for name, f := range map[string]*os.File{"overlay": overlay, "memfd": memfd} {
+		path := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+		if w, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+			w.Close()
+			t.Errorf("%s: opened our sealed binary for writing", name)
+		}
+		if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+			t.Errorf("%s: the sealed binary is not readable: %v", name, err)
+		}
+	}
+}
