@@ -21,6 +21,10 @@ func setupConsole(sockFd int, p *configs.Process, devConsole bool) error {
 		return fmt.Errorf("open /dev/ptmx: %w", err)
 	}
 	defer master.Close()
+	// /dev/ptmx is a link into the container's devpts: check that it led to a pty multiplexer.
+	if err := checkCharDevice(master, 5, 2); err != nil {
+		return fmt.Errorf("/dev/ptmx: %w", err)
+	}
 	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		return fmt.Errorf("unlock pty: %w", err)
 	}
@@ -82,7 +86,12 @@ func bindConsole(slave *os.File) error {
 	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
 		return fmt.Errorf("/dev/console is not a file or character device")
 	}
-	if err := unix.Mount(procFdPath(slave), procFdPath(f), "", unix.MS_BIND, ""); err != nil {
+	// It must live in the container's /dev itself, not be something mounted there from elsewhere.
+	var dev unix.Stat_t
+	if err := unix.Stat("/dev", &dev); err != nil || dev.Dev != st.Dev {
+		return fmt.Errorf("/dev/console is not on the container's /dev")
+	}
+	if err := bindFd(slave, f, false); err != nil {
 		return fmt.Errorf("bind pty onto /dev/console: %w", err)
 	}
 	return nil

@@ -54,10 +54,21 @@ func mknodDevice(dir *os.File, d *configs.Device, dest string) error {
 	name := filepath.Base(dest)
 	mode := typ | uint32(d.FileMode.Perm())
 	dev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
-	if err := unix.Mknodat(int(dir.Fd()), name, mode, int(dev)); err != nil {
-		if errors.Is(err, unix.EEXIST) {
+	err = unix.Mknodat(int(dir.Fd()), name, mode, int(dev))
+	if errors.Is(err, unix.EEXIST) {
+		// Keep a node that is already right; anything else (a symlink, a
+		// file, a different device) planted in the rootfs is replaced.
+		var st unix.Stat_t
+		if unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+			st.Mode&unix.S_IFMT == typ && st.Rdev == dev {
 			return nil
 		}
+		if err := unix.Unlinkat(int(dir.Fd()), name, 0); err != nil {
+			return fmt.Errorf("replace what is at the device's path: %w", err)
+		}
+		err = unix.Mknodat(int(dir.Fd()), name, mode, int(dev))
+	}
+	if err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}
 	if err := unix.Fchownat(int(dir.Fd()), name, int(d.UID), int(d.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
@@ -68,7 +79,15 @@ func mknodDevice(dir *os.File, d *configs.Device, dest string) error {
 
 // bindDevice binds the host's node onto an empty file in the container.
 func bindDevice(dir *os.File, d *configs.Device, dest string) error {
-	fd, err := unix.Openat(int(dir.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	name := filepath.Base(dest)
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_CREAT|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0o644)
+	if errors.Is(err, unix.ELOOP) {
+		// A symlink planted at the device's path: remove it, never follow it.
+		if err := unix.Unlinkat(int(dir.Fd()), name, 0); err != nil {
+			return fmt.Errorf("replace a symlink at the device's path: %w", err)
+		}
+		fd, err = unix.Openat(int(dir.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	}
 	if err != nil {
 		return err
 	}

@@ -166,6 +166,10 @@ func enterCwd(cwd string) error {
 		return fmt.Errorf("chdir to process.cwd %q: %w", cwd, err)
 	}
 	wd, err := unix.Getwd()
+	if errors.Is(err, unix.ENOENT) || (err == nil && !strings.HasPrefix(wd, "/")) {
+		// The kernel cannot name a cwd outside our root: it is unreachable.
+		return fmt.Errorf("process.cwd %q is outside the container's root", cwd)
+	}
 	if err != nil {
 		return fmt.Errorf("getcwd after chdir to %q: %w", cwd, err)
 	}

@@ -145,9 +145,16 @@ func finalizeRootfs(cfg *configs.Config) error {
 			return err
 		}
 	}
-	for _, p := range cfg.MaskPaths {
-		if err := maskPath(p); err != nil {
-			return err
+	if len(cfg.MaskPaths) > 0 {
+		devNull, err := openDevNull()
+		if err != nil {
+			return fmt.Errorf("masked paths: %w", err)
+		}
+		defer devNull.Close()
+		for _, p := range cfg.MaskPaths {
+			if err := maskPath(devNull, p); err != nil {
+				return err
+			}
 		}
 	}
 	if cfg.Readonlyfs {
@@ -162,15 +169,17 @@ func finalizeRootfs(cfg *configs.Config) error {
 	return nil
 }
 
-// readonlyPath bind-mounts a path onto itself read-only; a missing path is skipped.
+// readonlyPath makes a path read-only (recursively); a missing path is skipped.
 func readonlyPath(p string) error {
-	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	target, err := openInContainer(p, false)
+	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil
 		}
 		return fmt.Errorf("readonly path %s: %w", p, err)
 	}
-	if err := remountReadonly(p); err != nil {
+	defer target.Close()
+	if err := readonlyBindFd(target); err != nil {
 		return fmt.Errorf("readonly path %s: %w", p, err)
 	}
 	return nil
@@ -204,20 +213,25 @@ func lockedFlags(f int64) int {
 	return ms
 }
 
-// maskPath hides a path: /dev/null over a file, an empty read-only tmpfs over a directory.
-func maskPath(p string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(p, &st); err != nil {
+// maskPath hides a path: the checked /dev/null over a file, an empty
+// read-only tmpfs over a directory. A missing path is skipped.
+func maskPath(devNull *os.File, p string) error {
+	target, err := openInContainer(p, false)
+	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil
 		}
 		return fmt.Errorf("masked path %s: %w", p, err)
 	}
-	var err error
+	defer target.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(target.Fd()), &st); err != nil {
+		return fmt.Errorf("masked path %s: %w", p, err)
+	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "")
+		err = readonlyTmpfsFd(target)
 	} else {
-		err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+		err = bindFd(devNull, target, false)
 	}
 	if err != nil {
 		return fmt.Errorf("masked path %s: %w", p, err)

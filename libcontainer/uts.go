@@ -2,9 +2,11 @@ package libcontainer
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 
 	"golang.org/x/sys/unix"
 
@@ -26,15 +28,42 @@ func setupUTS(cfg *configs.Config) error {
 	return nil
 }
 
-// writeSysctls writes linux.sysctl through the container's own /proc/sys.
+// writeSysctls writes linux.sysctl through a private procfs handle
+// (CVE-2025-52881): the container's /proc could be a bind of something
+// else, or have a file mounted over a sysctl, to redirect the write.
 func writeSysctls(sysctl map[string]string) error {
+	if len(sysctl) == 0 {
+		return nil
+	}
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return fmt.Errorf("open procfs: %w", err)
+	}
+	defer proc.Close()
 	for k, v := range sysctl {
-		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
-		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+		if err := writeSysctl(proc, k, v); err != nil {
 			return fmt.Errorf("set sysctl %s=%s: %w", k, v, err)
 		}
 	}
 	return nil
+}
+
+func writeSysctl(proc *procfs.Handle, key, value string) error {
+	if strings.Contains(key, "/") || strings.Contains(key, "..") {
+		return fmt.Errorf("invalid sysctl name")
+	}
+	handle, err := proc.OpenRoot(filepath.Join("sys", strings.ReplaceAll(key, ".", "/")))
+	if err != nil {
+		return err
+	}
+	defer handle.Close()
+	f, err := pathrs.Reopen(handle, unix.O_WRONLY|unix.O_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.Write([]byte(value))
+	return err
 }
 
 // joinSessionKeyring gives the container a session keyring of its own, so it

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"crypto/sha256"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,5 +129,146 @@ if echo PWNED 2>/dev/null >/proc/self/fd/9; then echo WROTE > /report/result; el
 	case <-done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("delete hung")
+	}
+}
+
+// hostileRootfs copies the busybox rootfs and lets the test plant things in it.
+func hostileRootfs(t *testing.T, plant func(root string)) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := copyTree(testEnv.rootfs, root); err != nil {
+		t.Fatal(err)
+	}
+	plant(root)
+	return root
+}
+
+func withoutDevTmpfs(s *specs.Spec) {
+	var mounts []specs.Mount
+	for _, m := range s.Mounts {
+		if m.Destination != "/dev" {
+			mounts = append(mounts, m)
+		}
+	}
+	s.Mounts = mounts
+}
+
+// TestCVE202531133 plants /dev/null as a symlink to a procfs file in a rootfs
+// whose /dev is not a fresh tmpfs: masking must not bind that file over the
+// masked paths, where the container could then write to it.
+func TestCVE202531133(t *testing.T) {
+	r := newRT(t)
+	corePattern, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
+	root := hostileRootfs(t, func(root string) {
+		os.MkdirAll(filepath.Join(root, "dev"), 0o755)
+		os.Symlink("/proc/sys/kernel/core_pattern", filepath.Join(root, "dev", "null"))
+	})
+	out := r.sh("stat -c %F:%t:%T /dev/null; stat -c %F:%t:%T /proc/timer_list; wc -c < /proc/timer_list", func(s *specs.Spec) {
+		s.Root.Path = root
+		s.Root.Readonly = false
+		withoutDevTmpfs(s)
+	})
+	if out != "character special file:1:3\ncharacter special file:1:3\n0" {
+		t.Fatalf("got %q", out)
+	}
+	if now, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); string(now) != string(corePattern) {
+		t.Fatalf("core_pattern changed to %q", now)
+	}
+}
+
+// TestCVE202552565 plants /dev/console as a symlink to a procfs file: the pty
+// must never be mounted through it.
+func TestCVE202552565(t *testing.T) {
+	r := newRT(t)
+	corePattern, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
+	root := hostileRootfs(t, func(root string) {
+		os.MkdirAll(filepath.Join(root, "dev"), 0o755)
+		os.Symlink("/proc/sys/kernel/core_pattern", filepath.Join(root, "dev", "console"))
+	})
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			time.Sleep(5 * time.Second)
+			c.Close()
+		}
+	}()
+	b := bundle(t, []string{"true"}, func(s *specs.Spec) {
+		s.Root.Path = root
+		s.Root.Readonly = false
+		s.Process.Terminal = true
+		withoutDevTmpfs(s)
+	})
+	res := r.run("create", "--console-socket", sock, "--bundle", b, "console")
+	if res.code == 0 || !strings.Contains(res.stderr, "/dev/console") {
+		t.Fatalf("exit %d, stderr %q: want a refusal naming /dev/console", res.code, res.stderr)
+	}
+	r.assertEmptyRoot()
+	if now, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); string(now) != string(corePattern) {
+		t.Fatalf("core_pattern changed to %q", now)
+	}
+}
+
+// TestCVE202421626 leaks a host directory fd into the container (as a
+// preserved fd) and points process.cwd at it: the process must not start
+// with a working directory outside its root.
+func TestCVE202421626(t *testing.T) {
+	r := newRT(t)
+	hostDir, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostDir.Close()
+	for _, preserve := range []string{"0", "1"} {
+		b := bundle(t, []string{"sh", "-c", "pwd; ls .."}, func(s *specs.Spec) { s.Process.Cwd = "/proc/self/fd/3" })
+		cmd := r.cmd("run", "--preserve-fds", preserve, "--bundle", b, "cwd"+preserve)
+		cmd.ExtraFiles = []*os.File{hostDir}
+		out, _ := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() == 0 || !strings.Contains(string(out), "process.cwd") {
+			t.Errorf("--preserve-fds %s: exit %d, output %q", preserve, cmd.ProcessState.ExitCode(), out)
+		}
+	}
+	r.assertEmptyRoot()
+	// exec checks the same.
+	r.running("cwdexec", nil)
+	cmd := r.cmd("exec", "--preserve-fds", "1", "--cwd", "/proc/self/fd/3", "cwdexec", "pwd")
+	cmd.ExtraFiles = []*os.File{hostDir}
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 255 || !strings.Contains(string(out), "outside the container's root") {
+		t.Errorf("exec: exit %d, output %q", cmd.ProcessState.ExitCode(), out)
+	}
+}
+
+// TestCVE202552881 mounts a decoy file over a sysctl's /proc path: the sysctl
+// write must reach the kernel through a private procfs, not the decoy.
+func TestCVE202552881(t *testing.T) {
+	r := newRT(t)
+	decoy := filepath.Join(t.TempDir(), "decoy")
+	os.WriteFile(decoy, []byte("decoy\n"), 0o644)
+	r.sh("true", func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/sys/net/ipv4/ip_forward", Source: decoy, Options: []string{"bind"}})
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+	})
+	if data, _ := os.ReadFile(decoy); string(data) != "decoy\n" {
+		t.Fatalf("the sysctl write was redirected into the decoy: %q", data)
+	}
+}
+
+func TestDefaultSpecIsSafe(t *testing.T) {
+	r := newRT(t)
+	dir := t.TempDir()
+	r.ok("spec", "--bundle", dir)
+	s := readSpec(t, dir)
+	s.Root.Path = testEnv.rootfs
+	s.Process.Terminal = false
+	s.Process.Args = []string{"sh", "-c", "grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status | cut -f2; wc -c < /proc/timer_list; touch /proc/sysrq-trigger 2>/dev/null || echo ro"}
+	writeSpec(t, dir, s)
+	out := r.ok("run", "--bundle", dir, "safe")
+	if strings.TrimSpace(out) != capMask(5, 10, 29)+"\n1\n0\nro" {
+		t.Fatalf("got %q", out)
 	}
 }
