@@ -69,8 +69,15 @@ func mountTarget(root *os.File, m *configs.Mount, dest string) (*os.File, error)
 	return mkdirInRoot(root, dest, 0o755)
 }
 
-// bindMount binds the source, then remounts it when the options ask for more than a bind.
+// bindMount binds the source with its options already applied: the copy of
+// the source tree gets its attributes (ro, nosuid, ...) before it is attached
+// (open_tree, mount_setattr, move_mount), so it is never visible writable.
+// Kernels without the new mount API take the bind-then-remount path.
 func bindMount(root *os.File, m *configs.Mount, dest string, target *os.File) error {
+	err := bindMountDetached(m, target)
+	if !errors.Is(err, unix.ENOSYS) {
+		return err
+	}
 	flags := unix.MS_BIND | (m.Flags & unix.MS_REC)
 	if err := unix.Mount(m.Source, procFdPath(target), "", uintptr(flags), ""); err != nil {
 		return err
@@ -116,4 +123,58 @@ func mountAttributes(root *os.File, m *configs.Mount, dest string) error {
 		}
 	}
 	return nil
+}
+
+// msToAttr maps the MS_* flags a bind can carry to MOUNT_ATTR_* bits.
+var msToAttr = []struct {
+	ms   int
+	attr uint64
+}{
+	{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+	{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME}, {unix.MS_NOSYMFOLLOW, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// bindAttrs turns a bind mount's flags into mount_setattr's set and clear masks.
+func bindAttrs(m *configs.Mount) *unix.MountAttr {
+	a := &unix.MountAttr{}
+	for _, f := range msToAttr {
+		if m.Flags&f.ms != 0 {
+			a.Attr_set |= f.attr
+		} else if m.ClearFlags&f.ms != 0 {
+			a.Attr_clr |= f.attr
+		}
+	}
+	// Access-time flags are one field: set it only when asked.
+	switch {
+	case m.Flags&unix.MS_NOATIME != 0:
+		a.Attr_set, a.Attr_clr = a.Attr_set|unix.MOUNT_ATTR_NOATIME, a.Attr_clr|unix.MOUNT_ATTR__ATIME
+	case m.Flags&unix.MS_STRICTATIME != 0:
+		a.Attr_set, a.Attr_clr = a.Attr_set|unix.MOUNT_ATTR_STRICTATIME, a.Attr_clr|unix.MOUNT_ATTR__ATIME
+	case m.Flags&unix.MS_RELATIME != 0:
+		a.Attr_set, a.Attr_clr = a.Attr_set|unix.MOUNT_ATTR_RELATIME, a.Attr_clr|unix.MOUNT_ATTR__ATIME
+	}
+	return a
+}
+
+func bindMountDetached(m *configs.Mount, target *os.File) error {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	if m.Flags&unix.MS_REC != 0 {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, uint(flags))
+	if err != nil {
+		if errors.Is(err, unix.ENOSYS) {
+			return err
+		}
+		return fmt.Errorf("open_tree %s: %w", m.Source, err)
+	}
+	defer unix.Close(tree)
+	if a := bindAttrs(m); a.Attr_set != 0 || a.Attr_clr != 0 {
+		// Not recursive: like a remount, the options apply to the top mount (rro and friends recurse).
+		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, a); err != nil {
+			return fmt.Errorf("mount_setattr: %w", err)
+		}
+	}
+	return moveMountOnto(tree, target)
 }
