@@ -3,6 +3,7 @@ module github.com/ocirun/ocirun
 go 1.26.8
 
 require (
+	github.com/cilium/ebpf v0.22.0 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/cyphar/filepath-securejoin v0.7.0 // indirect
 	github.com/moby/sys/capability v0.5.0 // indirect

@@ -126,6 +126,9 @@ func (c *Container) Status() Status {
 	if c.state.Creating {
 		return Creating
 	}
+	if m, err := c.cgroup(); err == nil && m.Frozen() {
+		return Paused
+	}
 	if _, err := os.Lstat(filepath.Join(c.dir, execSockFile)); err == nil {
 		return Created
 	}

@@ -3,6 +3,8 @@ package libcontainer
 import (
 	"encoding/binary"
 	"encoding/json"
+	"log/slog"
+	"syscall"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/nsenter"
 )
@@ -75,7 +78,12 @@ func Create(opts CreateOpts) (*Container, error) {
 		Config:   opts.Config,
 		Creating: true,
 	}
-	if err := c.createInit(&opts); err != nil {
+	cg, err := c.setupCgroup(opts.Config)
+	if err != nil {
+		c.abortCreate()
+		return nil, err
+	}
+	if err := c.createInit(&opts, cg); err != nil {
 		c.abortCreate()
 		return nil, err
 	}
@@ -102,17 +110,19 @@ func newStateDir(root, id string) (*Container, error) {
 	return &Container{id: id, dir: dir, lock: lock}, nil
 }
 
-// abortCreate undoes a failed create: the init is killed and the state directory removed.
+// abortCreate undoes a failed create: the init is killed, the cgroup and
+// the state directory removed.
 func (c *Container) abortCreate() {
-	if c.state.InitPid > 0 && c.initAlive() {
-		unix.Kill(c.state.InitPid, unix.SIGKILL)
+	c.kill()
+	if err := c.removeCgroup(); err != nil {
+		slog.Warn("remove the cgroup of a failed create", "error", err)
 	}
 	os.RemoveAll(c.dir)
 	c.Close()
 }
 
 // createInit starts the init, answers its requests in order and saves the state.
-func (c *Container) createInit(opts *CreateOpts) error {
+func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 	cfg := opts.Config
 	parentSock, childSock, err := socketPair()
 	if err != nil {
@@ -128,7 +138,12 @@ func (c *Container) createInit(opts *CreateOpts) error {
 	if opts.ConsoleSocket != nil {
 		files = append(files, opts.ConsoleSocket)
 	}
-	cmd, fds, err := startInit(opts.Root, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
+	// On a unified host the init is cloned straight into its cgroup (clone3 CLONE_INTO_CGROUP).
+	cgroupDir, _ := cg.OpenV2Dir()
+	if cgroupDir != nil {
+		defer cgroupDir.Close()
+	}
+	cmd, fds, err := startInit(opts.Root, cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
 	childSock.Close()
 	listener.Close()
 	if err != nil {
@@ -145,7 +160,12 @@ func (c *Container) createInit(opts *CreateOpts) error {
 		cmd.Wait()
 		return err
 	}
-	pid, err := bootstrap(cmd, parentSock, bs, func(stage1 int) error { return setupFromHost(stage1, cfg) })
+	pid, err := bootstrap(cmd, parentSock, bs, func(stage1 int) error {
+		if err := cg.Apply(stage1); err != nil {
+			return err
+		}
+		return setupFromHost(stage1, cfg)
+	})
 	if err != nil {
 		return err
 	}
@@ -165,7 +185,7 @@ func (c *Container) createInit(opts *CreateOpts) error {
 // startInit starts `ocirun init` with stdio, the caller's fds 3..3+preserve-1
 // at the same numbers, and files after them; it returns where files landed.
 // The init runs from a sealed handle on our binary (see exeseal.go).
-func startInit(root string, stdin, stdout, stderr *os.File, preserve int, files ...*os.File) (*exec.Cmd, []int, error) {
+func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve int, files ...*os.File) (*exec.Cmd, []int, error) {
 	exe, err := sealedExe(root)
 	if err != nil {
 		return nil, nil, err
@@ -191,6 +211,9 @@ func startInit(root string, stdin, stdout, stderr *os.File, preserve int, files 
 		Stdout:     stdout,
 		Stderr:     stderr,
 		ExtraFiles: extra,
+	}
+	if cgroupDir != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cgroupDir.Fd())}
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start init: %w", err)

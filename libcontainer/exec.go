@@ -66,7 +66,7 @@ func (c *Container) Exec(opts ExecOpts) (int, error) {
 	if opts.ConsoleSocket != nil {
 		files = append(files, opts.ConsoleSocket)
 	}
-	cmd, fds, err := startInit(filepath.Dir(c.dir), opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
+	cmd, fds, err := startInit(filepath.Dir(c.dir), nil, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
 	childSock.Close()
 	if err != nil {
 		return 0, err

@@ -51,6 +51,9 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	}
 	defer unix.Close(pidfd)
 	if all {
+		if m, err := c.cgroup(); err == nil {
+			return m.KillAll(sig)
+		}
 		return c.signalAll(sig)
 	}
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
@@ -117,6 +120,15 @@ func (c *Container) Destroy(force bool) error {
 			return err
 		}
 	}
+	// Processes left in the cgroup (a shared pid namespace) go with the container.
+	if m, err := c.cgroup(); err == nil && m.Exists() {
+		if pids, _ := m.Pids(); len(pids) > 0 {
+			m.KillAll(unix.SIGKILL)
+		}
+	}
+	if err := c.removeCgroup(); err != nil {
+		return err
+	}
 	runPoststopHooks(c.state.Config.Hooks.Poststop, c.ociState(Stopped))
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state of %s: %w", c.id, err)
@@ -133,7 +145,12 @@ func (c *Container) kill() error {
 		return nil // already gone
 	}
 	defer unix.Close(pidfd)
-	c.signalAll(unix.SIGKILL)
+	if m, err := c.cgroup(); err == nil {
+		m.KillAll(unix.SIGKILL)
+		m.Thaw() // a frozen process dies only once thawed (v1 freezer)
+	} else {
+		c.signalAll(unix.SIGKILL)
+	}
 	unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
 	deadline := time.Now().Add(10 * time.Second)

@@ -39,6 +39,8 @@ type State struct {
 	Config        *configs.Config `json:"config"`
 	// Creating is true from the init's start until it reports ready.
 	Creating bool `json:"creating,omitempty"`
+	// CgroupPath is the container's cgroup, the same path in every hierarchy.
+	CgroupPath string `json:"cgroup_path,omitempty"`
 }
 
 // OCIState is the runtime-spec state, extended as runc prints it.

@@ -142,6 +142,14 @@ func convertLinux(cfg *configs.Config, l *specs.Linux) error {
 	}
 	cfg.Sysctl = l.Sysctl
 	cfg.CgroupsPath = l.CgroupsPath
+	res, err := ConvertResources(l.Resources)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		res = &configs.Resources{}
+	}
+	cfg.Resources = res
 	if l.Personality != nil {
 		switch l.Personality.Domain {
 		case specs.PerLinux:
@@ -152,11 +160,13 @@ func convertLinux(cfg *configs.Config, l *specs.Linux) error {
 			return fmt.Errorf("linux.personality.domain %q: unknown", l.Personality.Domain)
 		}
 	}
-	sc, err := convertSeccomp(l.Seccomp)
+	var sc *configs.Seccomp
+	sc, err = convertSeccomp(l.Seccomp)
 	if err != nil {
 		return err
 	}
 	cfg.Seccomp = sc
+	cfg.Resources.Devices = deviceRules(cfg.Resources.Devices, cfg.Devices)
 	if l.IntelRdt != nil {
 		return errors.New("linux.intelRdt: not supported by ocirun")
 	}

@@ -29,6 +29,8 @@ type Config struct {
 	Personality *Personality      `json:"personality,omitempty"`
 	// CgroupsPath is linux.cgroupsPath as given; the cgroup manager resolves it.
 	CgroupsPath string `json:"cgroups_path,omitempty"`
+	// Resources are the cgroup limits; nil for none.
+	Resources *Resources `json:"resources,omitempty"`
 	// Seccomp is the filter loaded just before the process runs; nil for none.
 	Seccomp *Seccomp `json:"seccomp,omitempty"`
 }

@@ -1,0 +1,158 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// cgroup returns the manager of the container's cgroup.
+func (c *Container) cgroup() (*cgroups.Manager, error) {
+	if c.state.CgroupPath == "" {
+		return nil, errors.New("container has no cgroup")
+	}
+	layout, err := cgroups.Detect()
+	if err != nil {
+		return nil, err
+	}
+	return cgroups.New(layout, c.state.CgroupPath), nil
+}
+
+// setupCgroup makes the container's cgroup with its limits, before any
+// process is in it; the init joins it from its first stage.
+func (c *Container) setupCgroup(cfg *configs.Config) (*cgroups.Manager, error) {
+	path, err := cgroups.Path(cfg.CgroupsPath, c.id)
+	if err != nil {
+		return nil, err
+	}
+	layout, err := cgroups.Detect()
+	if err != nil {
+		return nil, err
+	}
+	m := cgroups.New(layout, path)
+	if m.Exists() {
+		if pids, _ := m.Pids(); len(pids) > 0 {
+			return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already has processes", path)
+		}
+	}
+	c.state.CgroupPath = path
+	if err := m.Create(); err != nil {
+		return nil, err
+	}
+	if err := m.Set(cfg.Resources); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Pause freezes every process of the container.
+func (c *Container) Pause() error {
+	switch c.Status() {
+	case Running, Created:
+	case Paused:
+		return errors.New("container is already paused")
+	default:
+		return ErrNotRunning
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	return m.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if c.Status() != Paused {
+		return errors.New("container not paused")
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	return m.Thaw()
+}
+
+// Update applies new limits to a live container and keeps them in its state.
+func (c *Container) Update(r *configs.Resources) error {
+	if c.Status() == Stopped {
+		return ErrNotRunning
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if err := m.Set(r); err != nil {
+		return err
+	}
+	c.state.Config.Resources = mergeResources(c.state.Config.Resources, r)
+	return saveState(c.dir, c.state)
+}
+
+// Stats reads the container's cgroup usage.
+func (c *Container) Stats() (*cgroups.Stats, error) {
+	if c.Status() == Stopped {
+		return nil, ErrNotRunning
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	return m.Stats()
+}
+
+// Processes lists the host pids in the container's cgroup.
+func (c *Container) Processes() ([]int, error) {
+	if c.Status() == Stopped {
+		return nil, ErrNotRunning
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	return m.Pids()
+}
+
+// OOMNotifier returns the manager for `events` to watch OOM kills with.
+func (c *Container) CgroupManager() (*cgroups.Manager, error) { return c.cgroup() }
+
+// mergeResources lays the groups update sets over the saved ones.
+func mergeResources(old, upd *configs.Resources) *configs.Resources {
+	if old == nil {
+		return upd
+	}
+	out := *old
+	if upd.Memory != nil {
+		out.Memory = upd.Memory
+	}
+	if upd.CPU != nil {
+		out.CPU = upd.CPU
+	}
+	if upd.PidsLimit != nil {
+		out.PidsLimit = upd.PidsLimit
+	}
+	if upd.BlockIO != nil {
+		out.BlockIO = upd.BlockIO
+	}
+	if len(upd.Devices) > 0 {
+		out.Devices = upd.Devices
+	}
+	if len(upd.Unified) > 0 {
+		out.Unified = upd.Unified
+	}
+	return &out
+}
+
+// removeCgroup deletes the container's cgroup if it made one.
+func (c *Container) removeCgroup() error {
+	if c.state.CgroupPath == "" {
+		return nil
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	return m.Destroy()
+}

@@ -1,0 +1,316 @@
+// Package cgroups places a container's processes in cgroups and controls
+// them: limits, stats, freezing, killing, removal. It reads the host's
+// layout from mountinfo and drives v1 hierarchies, the v2 unified one, or
+// both on a hybrid host (v1 for the controllers v1 holds, v2 for the rest,
+// and every container joins the unified hierarchy too, as runc does).
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// Layout is where the host mounts its hierarchies.
+type Layout struct {
+	V1 map[string]string // controller (or "name=systemd") → mountpoint
+	V2 string            // cgroup2 mountpoint, "" when none
+	// Unified is true on a pure v2 host (cgroup2 at /sys/fs/cgroup).
+	Unified bool
+	// V2Controllers are the controllers the cgroup2 hierarchy holds.
+	V2Controllers map[string]bool
+}
+
+// Detect reads the layout from /proc/self/mountinfo.
+func Detect() (*Layout, error) {
+	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		return i.FSType != "cgroup" && i.FSType != "cgroup2", false
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	l := &Layout{V1: map[string]string{}, V2Controllers: map[string]bool{}}
+	for _, m := range mounts {
+		if m.FSType == "cgroup2" {
+			if l.V2 == "" || m.Mountpoint == "/sys/fs/cgroup" {
+				l.V2 = m.Mountpoint
+			}
+			continue
+		}
+		for _, opt := range strings.Split(m.VFSOptions, ",") {
+			if isV1Controller(opt) {
+				if _, seen := l.V1[opt]; !seen {
+					l.V1[opt] = m.Mountpoint
+				}
+			}
+		}
+	}
+	l.Unified = l.V2 == "/sys/fs/cgroup" && len(l.V1) == 0
+	if l.V2 != "" {
+		data, _ := os.ReadFile(filepath.Join(l.V2, "cgroup.controllers"))
+		for _, c := range strings.Fields(string(data)) {
+			l.V2Controllers[c] = true
+		}
+	}
+	if l.V2 == "" && len(l.V1) == 0 {
+		return nil, errors.New("no cgroup hierarchy is mounted")
+	}
+	return l, nil
+}
+
+func isV1Controller(opt string) bool {
+	switch opt {
+	case "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb",
+		"net_cls", "net_prio", "perf_event", "rdma", "misc", "name=systemd":
+		return true
+	}
+	return false
+}
+
+// Manager is one container's cgroup: the same path in every hierarchy.
+type Manager struct {
+	layout *Layout
+	path   string // absolute cgroup path, e.g. /ocirun/<id>
+}
+
+// Path resolves linux.cgroupsPath: absolute as given, relative under "/",
+// and "/ocirun/<id>" when absent.
+func Path(cgroupsPath, id string) (string, error) {
+	if cgroupsPath == "" {
+		return "/ocirun/" + id, nil
+	}
+	if strings.Contains(cgroupsPath, ":") {
+		return "", fmt.Errorf("linux.cgroupsPath %q: looks like a systemd slice:prefix:name path; ocirun has no systemd driver", cgroupsPath)
+	}
+	p := filepath.Clean("/" + cgroupsPath)
+	if p == "/" {
+		return "", fmt.Errorf("linux.cgroupsPath %q: the root cgroup cannot be a container's", cgroupsPath)
+	}
+	return p, nil
+}
+
+// New returns the manager for a resolved cgroup path.
+func New(layout *Layout, path string) *Manager {
+	return &Manager{layout: layout, path: path}
+}
+
+// CgroupPath returns the container's cgroup path inside each hierarchy.
+func (m *Manager) CgroupPath() string { return m.path }
+
+// v1Dir is the container's directory in a v1 controller's hierarchy, or "".
+func (m *Manager) v1Dir(controller string) string {
+	mp, ok := m.layout.V1[controller]
+	if !ok {
+		return ""
+	}
+	return filepath.Join(mp, m.path)
+}
+
+// v2Dir is the container's directory in the unified hierarchy, or "".
+func (m *Manager) v2Dir() string {
+	if m.layout.V2 == "" {
+		return ""
+	}
+	return filepath.Join(m.layout.V2, m.path)
+}
+
+// onV2 reports whether a controller is handled in the unified hierarchy.
+func (m *Manager) onV2(controller string) bool {
+	_, v1 := m.layout.V1[controller]
+	return !v1 && m.layout.V2Controllers[controller]
+}
+
+// dirs lists every directory of the container's cgroup, v1 ones first.
+func (m *Manager) dirs() []string {
+	seen := map[string]bool{}
+	var out []string
+	for c := range m.layout.V1 {
+		if d := m.v1Dir(c); !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	if d := m.v2Dir(); d != "" {
+		out = append(out, d)
+	}
+	return out
+}
+
+// Create makes the cgroup in every hierarchy and enables the controllers
+// the unified hierarchy needs; limits come with Set before any process joins.
+func (m *Manager) Create() error {
+	for c := range m.layout.V1 {
+		dir := m.v1Dir(c)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create cgroup %s: %w", dir, err)
+		}
+		if c == "cpuset" {
+			if err := inheritCpuset(filepath.Dir(dir), dir, m.layout.V1[c]); err != nil {
+				return err
+			}
+		}
+	}
+	if m.layout.V2 != "" {
+		if err := m.createV2(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Apply moves pid into the container's cgroup in every hierarchy.
+func (m *Manager) Apply(pid int) error {
+	for _, dir := range m.dirs() {
+		if err := writeFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Pids lists the processes in the container's cgroup.
+func (m *Manager) Pids() ([]int, error) {
+	dir := m.v1Dir("pids")
+	if dir == "" {
+		dir = m.v1Dir("freezer")
+	}
+	if dir == "" {
+		dir = m.v2Dir()
+	}
+	if dir == "" {
+		for _, d := range m.dirs() {
+			dir = d
+			break
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(data)) {
+		if p, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids, nil
+}
+
+// Exists reports whether the cgroup is there (in any hierarchy).
+func (m *Manager) Exists() bool {
+	for _, d := range m.dirs() {
+		if _, err := os.Stat(d); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Destroy removes the cgroup's directories. Processes that were just killed
+// can keep a cgroup busy for a moment: rmdir is retried with a bound.
+func (m *Manager) Destroy() error {
+	var firstErr error
+	for _, dir := range m.dirs() {
+		if err := rmdirRetry(dir); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+func rmdirRetry(dir string) error {
+	delay := time.Millisecond
+	for i := 0; ; i++ {
+		err := unix.Rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || i == 12 {
+			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		}
+		time.Sleep(delay)
+		delay *= 2
+	}
+}
+
+// inheritCpuset gives a new v1 cpuset cgroup its parent's cpus and mems
+// (empty ones refuse tasks), filling parents first up to the mountpoint.
+func inheritCpuset(parent, dir, mountpoint string) error {
+	if parent != mountpoint && strings.HasPrefix(parent, mountpoint) {
+		if err := inheritCpuset(filepath.Dir(parent), parent, mountpoint); err != nil {
+			return err
+		}
+	}
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, _ := os.ReadFile(filepath.Join(dir, f))
+		if strings.TrimSpace(string(cur)) != "" {
+			continue
+		}
+		val, err := os.ReadFile(filepath.Join(parent, f))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
+		}
+		if err := writeFile(dir, f, strings.TrimSpace(string(val))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFile writes one cgroup file, naming it in the error.
+func writeFile(dir, file, value string) error {
+	p := filepath.Join(dir, file)
+	if err := os.WriteFile(p, []byte(value), 0); err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, p, unwrap(err))
+	}
+	return nil
+}
+
+func readUint(dir, file string) (uint64, error) {
+	data, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return 0, err
+	}
+	s := strings.TrimSpace(string(data))
+	if s == "max" {
+		return ^uint64(0), nil
+	}
+	return strconv.ParseUint(s, 10, 64)
+}
+
+// readKV parses "key value" lines (memory.stat, memory.events, cpu.stat...).
+func readKV(dir, file string) map[string]uint64 {
+	out := map[string]uint64{}
+	data, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			if v, err := strconv.ParseUint(f[1], 10, 64); err == nil {
+				out[f[0]] = v
+			}
+		}
+	}
+	return out
+}
+
+func unwrap(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// Resources is a shorthand for the config type.
+type Resources = configs.Resources
