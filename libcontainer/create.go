@@ -3,16 +3,16 @@ package libcontainer
 import (
 	"encoding/binary"
 	"encoding/json"
-	"log/slog"
-	"syscall"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"

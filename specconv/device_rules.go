@@ -21,8 +21,8 @@ func deviceRules(rules []configs.DeviceRule, devices []*configs.Device) []config
 		allow = append(allow, configs.DeviceRule{Allow: true, Type: t, Major: d.Major, Minor: d.Minor, Access: "rwm"})
 	}
 	allow = append(allow,
-		configs.DeviceRule{Allow: true, Type: 'c', Major: 5, Minor: 1, Access: "rwm"},   // /dev/console
-		configs.DeviceRule{Allow: true, Type: 'c', Major: 5, Minor: 2, Access: "rwm"},   // /dev/ptmx
+		configs.DeviceRule{Allow: true, Type: 'c', Major: 5, Minor: 1, Access: "rwm"},    // /dev/console
+		configs.DeviceRule{Allow: true, Type: 'c', Major: 5, Minor: 2, Access: "rwm"},    // /dev/ptmx
 		configs.DeviceRule{Allow: true, Type: 'c', Major: 136, Minor: -1, Access: "rwm"}, // /dev/pts/*
 		configs.DeviceRule{Allow: true, Type: 'c', Major: -1, Minor: -1, Access: "m"},
 		configs.DeviceRule{Allow: true, Type: 'b', Major: -1, Minor: -1, Access: "m"},

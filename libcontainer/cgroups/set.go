@@ -79,5 +79,5 @@ func v2Name(c string) string {
 	return c
 }
 
-func fmtInt(v int64) string { return strconv.FormatInt(v, 10) }
+func fmtInt(v int64) string   { return strconv.FormatInt(v, 10) }
 func fmtUint(v uint64) string { return strconv.FormatUint(v, 10) }
