@@ -57,8 +57,9 @@ func newApp() *cli.App {
 		},
 		Before: setupLogging,
 		Commands: []*cli.Command{
-			createCommand, deleteCommand, execCommand, initCommand, killCommand, listCommand,
-			runCommand, specCommand, startCommand, stateCommand,
+			createCommand, deleteCommand, eventsCommand, execCommand, initCommand, killCommand,
+			listCommand, pauseCommand, psCommand, resumeCommand, runCommand, specCommand,
+			startCommand, stateCommand, updateCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // errors go through fatal, once
 		Metadata:       map[string]interface{}{},

@@ -1,0 +1,348 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
+)
+
+// cgFile reads a container's cgroup file from the host: the v1 file in the
+// controller's hierarchy where v1 holds it, else the v2 file.
+func cgFile(t *testing.T, id, controller, v1file, v2file string) string {
+	t.Helper()
+	l, err := cgroups.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p string
+	if mp, ok := l.V1[controller]; ok {
+		p = filepath.Join(mp, "ocirun", id, v1file)
+	} else {
+		p = filepath.Join(l.V2, "ocirun", id, v2file)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("read %s: %v", p, err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+func hostIsV2(t *testing.T, controller string) bool {
+	l, err := cgroups.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v1 := l.V1[controller]
+	return !v1
+}
+
+func TestCgroupMemoryLimitAndOOMEvent(t *testing.T) {
+	r := newRT(t)
+	limit := int64(32 << 20)
+	b := bundle(t, []string{"sh", "-c", "sleep 1; head -c 200m /dev/zero | tail; sleep 3600"}, func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
+	})
+	r.ok("run", "-d", "--bundle", b, "oom")
+	if got := cgFile(t, "oom", "memory", "memory.limit_in_bytes", "memory.max"); got != strconv.FormatInt(limit, 10) {
+		t.Fatalf("memory limit %s", got)
+	}
+	events := r.cmd("events", "--interval", "10s", "oom")
+	out, _ := events.StdoutPipe()
+	if err := events.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { events.Process.Kill(); events.Wait() }()
+	found := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var ev map[string]any
+			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev["type"] == "oom" && ev["id"] == "oom" {
+				found <- true
+				return
+			}
+		}
+		found <- false
+	}()
+	select {
+	case ok := <-found:
+		if !ok {
+			t.Fatal("events ended without an oom event")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no oom event within 20s")
+	}
+	var stats map[string]any
+	json.Unmarshal([]byte(r.ok("events", "--stats", "oom")), &stats)
+	mem := stats["data"].(map[string]any)["memory"].(map[string]any)
+	if mem["oom_kill"] == nil || mem["oom_kill"].(float64) < 1 {
+		t.Fatalf("stats do not count the OOM kill: %v", mem["oom_kill"])
+	}
+	r.ok("delete", "--force", "oom")
+}
+
+func TestCgroupPidsLimit(t *testing.T) {
+	r := newRT(t)
+	limit := int64(8)
+	out := r.sh("cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max", func(s *specs.Spec) {
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+	})
+	if out != "8" {
+		t.Fatalf("pids.max inside the container: %q", out)
+	}
+	// A fork past the limit fails.
+	res := r.runIn([]string{"sh", "-c", "for i in $(seq 20); do sleep 5 & done; wait"}, func(s *specs.Spec) {
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+	})
+	if !strings.Contains(res.stderr+res.stdout, "can't fork") {
+		t.Fatalf("forks past pids.max did not fail: exit %d, %q %q", res.code, res.stdout, res.stderr)
+	}
+}
+
+func TestCgroupCPUWritten(t *testing.T) {
+	r := newRT(t)
+	quota, period, shares := int64(20000), uint64(100000), uint64(512)
+	b := bundle(t, []string{"sleep", "3600"}, func(s *specs.Spec) {
+		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period, Shares: &shares}
+	})
+	r.ok("run", "-d", "--bundle", b, "cpu")
+	if hostIsV2(t, "cpu") {
+		if got := cgFile(t, "cpu", "cpu", "", "cpu.max"); got != "20000 100000" {
+			t.Errorf("cpu.max %q", got)
+		}
+		if got := cgFile(t, "cpu", "cpu", "", "cpu.weight"); got != strconv.FormatUint(cgroups.SharesToWeight(shares), 10) {
+			t.Errorf("cpu.weight %q", got)
+		}
+	} else {
+		if got := cgFile(t, "cpu", "cpu", "cpu.cfs_quota_us", ""); got != "20000" {
+			t.Errorf("cfs_quota_us %q", got)
+		}
+		if got := cgFile(t, "cpu", "cpu", "cpu.cfs_period_us", ""); got != "100000" {
+			t.Errorf("cfs_period_us %q", got)
+		}
+		if got := cgFile(t, "cpu", "cpu", "cpu.shares", ""); got != "512" {
+			t.Errorf("cpu.shares %q", got)
+		}
+	}
+	r.ok("delete", "--force", "cpu")
+}
+
+func TestCgroupDeviceRules(t *testing.T) {
+	r := newRT(t)
+	major, minor := int64(1), int64(3)
+	deny := func(s *specs.Spec) {
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"},
+			{Allow: false, Type: "c", Major: &major, Minor: &minor, Access: "rwm"},
+		}
+	}
+	if out := r.sh("echo x > /dev/null 2>&1 && echo allowed || echo denied; head -c 1 /dev/zero | wc -c", deny); out != "denied\n1" {
+		t.Fatalf("deny /dev/null: %q", out)
+	}
+	allow := func(s *specs.Spec) {
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"},
+			{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rw"},
+		}
+	}
+	if out := r.sh("echo x > /dev/null && echo allowed", allow); out != "allowed" {
+		t.Fatalf("allow /dev/null: %q", out)
+	}
+	// Default deny: a device the rules do not allow is refused even when its node exists.
+	mem := func(s *specs.Spec) {
+		s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11}}
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
+			specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: &major, Minor: ptr(int64(11)), Access: "rwm"})
+	}
+	if out := r.sh("head -c 1 /dev/kmsg >/dev/null 2>&1 && echo allowed || echo denied", mem); out != "denied" {
+		t.Fatalf("/dev/kmsg: %q", out)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestCgroupUpdate(t *testing.T) {
+	r := newRT(t)
+	r.running("upd", nil)
+	r.ok("update", "--memory", "48m", "--pids-limit", "30", "--cpu-quota", "30000", "--cpu-period", "100000", "upd")
+	if got := cgFile(t, "upd", "memory", "memory.limit_in_bytes", "memory.max"); got != strconv.Itoa(48<<20) {
+		t.Errorf("memory after update: %s", got)
+	}
+	if got := cgFile(t, "upd", "pids", "pids.max", "pids.max"); got != "30" {
+		t.Errorf("pids after update: %s", got)
+	}
+	// --resources - as containerd's shim sends it.
+	cmd := r.cmd("update", "--resources", "-", "upd")
+	cmd.Stdin = strings.NewReader(`{"memory": {"limit": 67108864}, "pids": {"limit": 40}}`)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("update --resources -: %v %s", err, out)
+	}
+	if got := cgFile(t, "upd", "memory", "memory.limit_in_bytes", "memory.max"); got != "67108864" {
+		t.Errorf("memory after --resources: %s", got)
+	}
+	if got := cgFile(t, "upd", "pids", "pids.max", "pids.max"); got != "40" {
+		t.Errorf("pids after --resources: %s", got)
+	}
+	if res := r.run("update", "--memory", "lots", "upd"); res.code == 0 || !strings.Contains(res.stderr, "--memory") {
+		t.Errorf("bad --memory: exit %d, %q", res.code, res.stderr)
+	}
+	r.ok("delete", "--force", "upd")
+	if res := r.run("update", "--memory", "10m", "upd"); res.code == 0 {
+		t.Error("update of a deleted container succeeded")
+	}
+}
+
+func TestCgroupPauseResume(t *testing.T) {
+	r := newRT(t)
+	dir := t.TempDir()
+	b := bundle(t, []string{"sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /count/n; sleep 0.01; done"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/count", Source: dir, Options: []string{"rbind"}})
+	})
+	r.ok("run", "-d", "--bundle", b, "pz")
+	count := func() int {
+		data, _ := os.ReadFile(filepath.Join(dir, "n"))
+		n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		return n
+	}
+	waitFile(t, filepath.Join(dir, "n"))
+	r.ok("pause", "pz")
+	if s := r.status("pz"); s != "paused" {
+		t.Fatalf("status after pause: %s", s)
+	}
+	a := count()
+	time.Sleep(300 * time.Millisecond)
+	if b := count(); b != a {
+		t.Fatalf("the counter moved while paused: %d → %d", a, b)
+	}
+	if res := r.run("exec", "pz", "true"); res.code != 255 || !strings.Contains(res.stderr, "paused") {
+		t.Fatalf("exec into a paused container: exit %d, %q", res.code, res.stderr)
+	}
+	if res := r.run("pause", "pz"); res.code == 0 {
+		t.Fatal("pausing a paused container succeeded")
+	}
+	r.ok("resume", "pz")
+	if s := r.status("pz"); s != "running" {
+		t.Fatalf("status after resume: %s", s)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if c := count(); c <= a {
+		t.Fatalf("the counter did not move after resume: %d", c)
+	}
+	// A paused container can be deleted with --force.
+	r.ok("pause", "pz")
+	r.ok("delete", "--force", "pz")
+	r.assertEmptyRoot()
+}
+
+func TestCgroupStatsAndPs(t *testing.T) {
+	r := newRT(t)
+	r.running("st", nil)
+	var ev struct {
+		Type string
+		ID   string
+		Data cgroups.Stats
+	}
+	if err := json.Unmarshal([]byte(r.ok("events", "--stats", "st")), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != "stats" || ev.ID != "st" || ev.Data.Memory.Usage.Usage == 0 || ev.Data.Pids.Current < 1 || ev.Data.CPU.Usage.Total == 0 {
+		t.Fatalf("stats: %+v", ev)
+	}
+	var pids []int
+	if err := json.Unmarshal([]byte(r.ok("ps", "--format", "json", "st")), &pids); err != nil {
+		t.Fatal(err)
+	}
+	initPid := int(r.state("st")["pid"].(float64))
+	if len(pids) != 1 || pids[0] != initPid {
+		t.Fatalf("ps: %v, want [%d]", pids, initPid)
+	}
+	table := r.ok("ps", "st")
+	if !strings.Contains(table, "PID") || !strings.Contains(table, "sleep 3600") {
+		t.Fatalf("ps table: %q", table)
+	}
+	r.ok("delete", "--force", "st")
+}
+
+func TestCgroupKillAllAndCleanup(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"sh", "-c", "trap '' TERM; sleep 1000 & sleep 1000 & wait"}, func(s *specs.Spec) {
+		// Share the host's pid namespace: only the cgroup can find every process.
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.PIDNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+	})
+	r.ok("run", "-d", "--bundle", b, "ka")
+	var pids []int
+	for i := 0; i < 100 && len(pids) < 3; i++ {
+		json.Unmarshal([]byte(r.ok("ps", "--format", "json", "ka")), &pids)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(pids) != 3 {
+		t.Fatalf("pids %v", pids)
+	}
+	r.ok("kill", "--all", "ka", "KILL")
+	for _, p := range pids {
+		if !processGone(p) {
+			t.Errorf("pid %d survived kill --all", p)
+		}
+	}
+	r.waitStatus("ka", "stopped")
+	r.ok("delete", "ka")
+	l, _ := cgroups.Detect()
+	for _, mp := range append(mapValues(l.V1), l.V2) {
+		if mp == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(mp, "ocirun", "ka")); err == nil {
+			t.Errorf("cgroup %s left behind", filepath.Join(mp, "ocirun", "ka"))
+		}
+	}
+}
+
+func mapValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func TestCgroupsPathOption(t *testing.T) {
+	r := newRT(t)
+	path := fmt.Sprintf("/ocirun-test/custom-%d", time.Now().UnixNano())
+	out := r.sh("cat /proc/self/cgroup | grep -c "+filepath.Base(path)+" || true", func(s *specs.Spec) {
+		s.Linux.CgroupsPath = path
+		// Without a cgroup namespace the container sees its host path.
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.CgroupNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+	})
+	if out == "0" || out == "" {
+		t.Fatalf("the container is not in %s: %q", path, out)
+	}
+	if res := r.runIn([]string{"true"}, func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:ocirun:x" }); res.code == 0 || !strings.Contains(res.stderr, "systemd") {
+		t.Fatalf("systemd-style path: exit %d, %q", res.code, res.stderr)
+	}
+	if res := r.run("--systemd-cgroup", "list"); res.code == 0 || !strings.Contains(res.stderr, "systemd") {
+		t.Fatalf("--systemd-cgroup: exit %d, %q", res.code, res.stderr)
+	}
+}
