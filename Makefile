@@ -5,7 +5,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0-dev)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all deps build rootfs demo test unit integration lint clean
+.PHONY: all deps build rootfs demo test vm-test lint clean
 
 all: build
 
@@ -26,9 +26,14 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
-# Every test: unit tests and real containers (as root).
+# Every test: unit tests and real containers on this host (as root), then
+# the cgroup v2 tests inside a small VM (tests/vm/run.sh).
 test: deps build rootfs lint
 	OCIRUN_BINARY=$(CURDIR)/ocirun $(GO) test -count=1 -timeout 20m ./...
+	./tests/vm/run.sh
+
+vm-test: deps rootfs
+	./tests/vm/run.sh
 
 clean:
 	rm -f ocirun

@@ -346,3 +346,40 @@ func TestCgroupsPathOption(t *testing.T) {
 		t.Fatalf("--systemd-cgroup: exit %d, %q", res.code, res.stderr)
 	}
 }
+
+// TestCgroupV2Only covers what exists on a unified host only: raw unified
+// keys, the swap conversion, and the refusals of v1-only knobs.
+func TestCgroupV2Only(t *testing.T) {
+	l, err := cgroups.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.Unified {
+		t.Skip("this host's controllers are on cgroup v1: tests/vm/run.sh runs this on cgroup v2")
+	}
+	r := newRT(t)
+	limit, swap := int64(64<<20), int64(96<<20)
+	b := bundle(t, []string{"sleep", "3600"}, func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &swap}
+		s.Linux.Resources.Unified = map[string]string{"memory.high": "50331648"}
+	})
+	r.ok("run", "-d", "--bundle", b, "v2")
+	if got := cgFile(t, "v2", "memory", "", "memory.swap.max"); got != strconv.Itoa(32<<20) {
+		t.Errorf("memory.swap.max %s: want swap minus limit", got)
+	}
+	if got := cgFile(t, "v2", "memory", "", "memory.high"); got != "50331648" {
+		t.Errorf("unified memory.high %s", got)
+	}
+	r.ok("delete", "--force", "v2")
+	yes := true
+	rt := int64(1000)
+	for name, mutate := range map[string]func(*specs.Spec){
+		"disableOOMKiller": func(s *specs.Spec) { s.Linux.Resources.Memory = &specs.LinuxMemory{DisableOOMKiller: &yes} },
+		"realtime":         func(s *specs.Spec) { s.Linux.Resources.CPU = &specs.LinuxCPU{RealtimeRuntime: &rt} },
+	} {
+		if res := r.runIn([]string{"true"}, mutate); res.code == 0 || !strings.Contains(res.stderr, "cgroup v2") {
+			t.Errorf("%s on v2: exit %d, %q", name, res.code, res.stderr)
+		}
+	}
+	r.assertEmptyRoot()
+}

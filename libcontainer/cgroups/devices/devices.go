@@ -6,6 +6,7 @@ package devices
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -40,11 +41,66 @@ func accessMask(access string) int32 {
 	return m
 }
 
-// Program compiles the rules: the last rule that matches a request decides
-// (as in the v1 devices files, where later writes win); no match denies.
-// An allow rule matches when it grants all the requested access, a deny
-// rule when it forbids any of it.
+// emulate replays the rules as the v1 devices controller would and returns
+// its end state: the default (allow or deny everything) and the exceptions
+// to it. A v1 rule for "a" resets the default and drops every exception; a
+// rule in the default's own direction removes access from the exception of
+// exactly that device; a rule against it adds to that exception. So
+// "deny a; allow c *:* m; deny c 1:3 rwm" still allows mknod of 1:3, as v1 does.
+func emulate(rules []configs.DeviceRule) (bool, []configs.DeviceRule) {
+	defaultAllow := true
+	var exc []configs.DeviceRule
+	for _, r := range rules {
+		if r.Type == 'a' {
+			defaultAllow, exc = r.Allow, nil
+			continue
+		}
+		i := -1
+		for j, e := range exc {
+			if e.Type == r.Type && e.Major == r.Major && e.Minor == r.Minor {
+				i = j
+			}
+		}
+		if r.Allow == defaultAllow {
+			// Takes access away from the exception.
+			if i >= 0 {
+				exc[i].Access = strings.Map(func(c rune) rune {
+					if strings.ContainsRune(r.Access, c) {
+						return -1
+					}
+					return c
+				}, exc[i].Access)
+				if exc[i].Access == "" {
+					exc = append(exc[:i], exc[i+1:]...)
+				}
+			}
+			continue
+		}
+		if i < 0 {
+			exc = append(exc, configs.DeviceRule{Allow: r.Allow, Type: r.Type, Major: r.Major, Minor: r.Minor})
+			i = len(exc) - 1
+		}
+		for _, c := range r.Access {
+			if !strings.ContainsRune(exc[i].Access, c) {
+				exc[i].Access += string(c)
+			}
+		}
+	}
+	return defaultAllow, exc
+}
+
+// Program compiles the rules, with v1's semantics (see emulate): a request
+// is decided by the default unless an exception matches it: on a
+// default-deny list an exception allows the access it grants in full; on a
+// default-allow list an exception denies any of the access it names.
 func Program(rules []configs.DeviceRule) asm.Instructions {
+	defaultAllow, exc := emulate(rules)
+	verdict := func(allow bool) int32 {
+		if allow {
+			return 1
+		}
+		return 0
+	}
 	insns := asm.Instructions{
 		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word), // access_type
 		asm.Mov.Reg32(asm.R3, asm.R2),
@@ -54,9 +110,8 @@ func Program(rules []configs.DeviceRule) asm.Instructions {
 		asm.LoadMem(asm.R5, asm.R1, 4, asm.Word), // major
 		asm.LoadMem(asm.R6, asm.R1, 8, asm.Word), // minor
 	}
-	for i := len(rules) - 1; i >= 0; i-- {
-		r := rules[i]
-		next := fmt.Sprintf("rule%d", i-1)
+	for i, r := range exc {
+		next := fmt.Sprintf("exc%d", i+1)
 		var block asm.Instructions
 		switch r.Type {
 		case 'c':
@@ -72,16 +127,16 @@ func Program(rules []configs.DeviceRule) asm.Instructions {
 		}
 		mask := accessMask(r.Access)
 		block = append(block, asm.Mov.Reg32(asm.R7, asm.R4))
-		if r.Allow {
-			block = append(block, asm.And.Imm32(asm.R7, ^mask&7), asm.JNE.Imm(asm.R7, 0, next), asm.Mov.Imm(asm.R0, 1))
+		if !defaultAllow {
+			block = append(block, asm.And.Imm32(asm.R7, ^mask&7), asm.JNE.Imm(asm.R7, 0, next))
 		} else {
-			block = append(block, asm.And.Imm32(asm.R7, mask), asm.JEq.Imm(asm.R7, 0, next), asm.Mov.Imm(asm.R0, 0))
+			block = append(block, asm.And.Imm32(asm.R7, mask), asm.JEq.Imm(asm.R7, 0, next))
 		}
-		block = append(block, asm.Return())
-		block[0] = block[0].WithSymbol(fmt.Sprintf("rule%d", i))
+		block = append(block, asm.Mov.Imm(asm.R0, verdict(!defaultAllow)), asm.Return())
+		block[0] = block[0].WithSymbol(fmt.Sprintf("exc%d", i))
 		insns = append(insns, block...)
 	}
-	insns = append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol("rule-1"), asm.Return())
+	insns = append(insns, asm.Mov.Imm(asm.R0, verdict(defaultAllow)).WithSymbol(fmt.Sprintf("exc%d", len(exc))), asm.Return())
 	return insns
 }
 

@@ -1,0 +1,95 @@
+package devices
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+func rule(allow bool, t rune, major, minor int64, access string) configs.DeviceRule {
+	return configs.DeviceRule{Allow: allow, Type: t, Major: major, Minor: minor, Access: access}
+}
+
+func TestEmulateLikeV1(t *testing.T) {
+	tests := []struct {
+		name         string
+		rules        []configs.DeviceRule
+		defaultAllow bool
+		exc          []configs.DeviceRule
+	}{
+		{"nothing", nil, true, nil},
+		{"deny all", []configs.DeviceRule{rule(false, 'a', -1, -1, "rwm")}, false, nil},
+		{"deny all, allow two", []configs.DeviceRule{rule(false, 'a', -1, -1, "rwm"), rule(true, 'c', 1, 3, "rw"), rule(true, 'c', -1, -1, "m")},
+			false, []configs.DeviceRule{rule(true, 'c', 1, 3, "rw"), rule(true, 'c', -1, -1, "m")}},
+		{"a later deny takes access from the same device only", []configs.DeviceRule{rule(false, 'a', -1, -1, "rwm"), rule(true, 'c', 1, 3, "rwm"),
+			rule(true, 'c', -1, -1, "m"), rule(false, 'c', 1, 3, "w")},
+			false, []configs.DeviceRule{rule(true, 'c', 1, 3, "rm"), rule(true, 'c', -1, -1, "m")}},
+		{"allow all resets", []configs.DeviceRule{rule(false, 'a', -1, -1, "rwm"), rule(true, 'c', 1, 3, "rw"), rule(true, 'a', -1, -1, "rwm"), rule(false, 'b', 8, 0, "w")},
+			true, []configs.DeviceRule{rule(false, 'b', 8, 0, "w")}},
+	}
+	for _, tt := range tests {
+		def, exc := emulate(tt.rules)
+		if def != tt.defaultAllow || !reflect.DeepEqual(exc, tt.exc) {
+			t.Errorf("%s: got %v %v, want %v %v", tt.name, def, exc, tt.defaultAllow, tt.exc)
+		}
+	}
+}
+
+// TestProgramOnCgroup2 attaches a real filter to a cgroup v2 directory (this
+// host's unified hierarchy, even a hybrid one has it) and checks what a
+// process in it may open.
+func TestProgramOnCgroup2(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	root := ""
+	for _, p := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+		if _, err := os.Stat(filepath.Join(p, "cgroup.procs")); err == nil {
+			if _, err := os.Stat(filepath.Join(p, "cgroup.controllers")); err == nil {
+				root = p
+				break
+			}
+		}
+	}
+	if root == "" {
+		t.Skip("no cgroup2 hierarchy mounted")
+	}
+	dir := filepath.Join(root, fmt.Sprintf("ocirun-devtest-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	rules := []configs.DeviceRule{rule(false, 'a', -1, -1, "rwm"), rule(true, 'c', 1, 5, "rwm"), rule(true, 'c', 1, 3, "rwm"), rule(false, 'c', 1, 3, "w")}
+	if err := Attach(dir, rules); err != nil {
+		t.Fatal(err)
+	}
+	try := func(script string) string {
+		cmd := exec.Command("sh", "-c", "echo $$ > "+filepath.Join(dir, "cgroup.procs")+"; "+script)
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if got := try("head -c 1 /dev/zero | wc -c"); got != "1\n" {
+		t.Errorf("allowed /dev/zero: %q", got)
+	}
+	if got := try("cat /dev/null && echo read-ok"); got != "read-ok\n" {
+		t.Errorf("read of /dev/null: %q", got)
+	}
+	if got := try("(echo x > /dev/null) 2>/dev/zero && echo write-ok || echo denied"); got != "denied\n" {
+		t.Errorf("write of /dev/null: %q", got)
+	}
+	if got := try("head -c 1 /dev/urandom >/dev/zero 2>/dev/zero && echo ok || echo denied"); got != "denied\n" {
+		t.Errorf("/dev/urandom (not allowed): %q", got)
+	}
+	// Replacing the rules detaches the old program.
+	if err := Attach(dir, []configs.DeviceRule{rule(true, 'a', -1, -1, "rwm")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := try("head -c 1 /dev/urandom > /dev/null && echo ok"); got != "ok\n" {
+		t.Errorf("after replacing the filter: %q", got)
+	}
+}
