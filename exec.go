@@ -190,7 +190,7 @@ func execSpec(c *cli.Context, base *configs.Process) (*configs.Process, error) {
 		p.NoNewPrivileges = true
 	}
 	if a := c.String("apparmor"); a != "" {
-		return nil, fmt.Errorf("--apparmor %q: AppArmor is not available on this host", a)
+		p.ApparmorProfile = a
 	}
 	return &p, nil
 }

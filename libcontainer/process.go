@@ -65,6 +65,10 @@ func prepareProcess(cfg *configs.Config, preserveFds int) (*execProcess, error) 
 	if err := closeExtraFds(preserveFds); err != nil {
 		return nil, err
 	}
+	// The profile applies at the exec; the write needs our privileges, so it comes first.
+	if err := applyAppArmor(p.ApparmorProfile); err != nil {
+		return nil, err
+	}
 	proc := &execProcess{path: path, args: p.Args, env: env, notifyFd: -1}
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
 	// while we still have it. With it, load it as late as we can.

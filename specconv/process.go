@@ -90,9 +90,7 @@ func convertProcess(p *specs.Process) (*configs.Process, error) {
 		}
 		out.IOPriority = &configs.IOPriority{Class: c, Priority: int(io.Priority)}
 	}
-	if p.ApparmorProfile != "" {
-		return nil, fmt.Errorf("process.apparmorProfile %q: AppArmor is not supported by ocirun yet", p.ApparmorProfile)
-	}
+	out.ApparmorProfile = p.ApparmorProfile
 	if p.SelinuxLabel != "" {
 		return nil, fmt.Errorf("process.selinuxLabel %q: SELinux is not supported by ocirun yet", p.SelinuxLabel)
 	}

@@ -272,3 +272,20 @@ func TestDefaultSpecIsSafe(t *testing.T) {
 		t.Fatalf("got %q", out)
 	}
 }
+
+// AppArmor: this host has no AppArmor, so a profile must be refused, never ignored.
+func TestAppArmorProfileNotIgnored(t *testing.T) {
+	if data, err := os.ReadFile("/sys/module/apparmor/parameters/enabled"); err == nil && strings.HasPrefix(string(data), "Y") {
+		t.Skip("AppArmor is enabled here: confinement itself needs a loaded profile, not tested")
+	}
+	r := newRT(t)
+	b := bundle(t, []string{"true"}, func(s *specs.Spec) { s.Process.ApparmorProfile = "ocirun-test" })
+	if res := r.run("run", "--bundle", b, "aa"); res.code == 0 || !strings.Contains(res.stderr, "AppArmor is not enabled") {
+		t.Fatalf("run: exit %d, %q", res.code, res.stderr)
+	}
+	r.assertEmptyRoot()
+	r.running("aax", nil)
+	if res := r.run("exec", "--apparmor", "ocirun-test", "aax", "true"); res.code != 255 || !strings.Contains(res.stderr, "AppArmor is not enabled") {
+		t.Fatalf("exec --apparmor: exit %d, %q", res.code, res.stderr)
+	}
+}

@@ -134,6 +134,7 @@ type Process struct {
 	OOMScoreAdj     *int          `json:"oom_score_adj,omitempty"`
 	Scheduler       *Scheduler    `json:"scheduler,omitempty"`
 	IOPriority      *IOPriority   `json:"io_priority,omitempty"`
+	ApparmorProfile string        `json:"apparmor_profile,omitempty"`
 }
 
 // Rlimit is one resource limit; Type is the RLIMIT_* number.
