@@ -57,7 +57,7 @@ func newApp() *cli.App {
 		},
 		Before: setupLogging,
 		Commands: []*cli.Command{
-			createCommand, deleteCommand, eventsCommand, execCommand, initCommand, killCommand,
+			createCommand, deleteCommand, eventsCommand, execCommand, featuresCommand, initCommand, killCommand,
 			listCommand, pauseCommand, psCommand, resumeCommand, runCommand, specCommand,
 			startCommand, stateCommand, updateCommand,
 		},

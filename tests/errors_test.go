@@ -2,6 +2,7 @@ package tests
 
 import (
 	"os"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -172,4 +173,27 @@ func TestVersion(t *testing.T) {
 	if !strings.HasPrefix(out[0], "ocirun version ") || out[1] != "spec: "+specs.Version {
 		t.Fatalf("--version: %q", out)
 	}
+}
+
+// CAP_SYS_RESOURCE is missing from this host's bounding sets: asking for it
+// must fail clearly, naming it.
+func TestCapabilityOutsideOurBoundingSet(t *testing.T) {
+	data, _ := os.ReadFile("/proc/self/status")
+	var bnd uint64
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "CapBnd:") {
+			bnd, _ = strconv.ParseUint(strings.TrimSpace(l[7:]), 16, 64)
+		}
+	}
+	if bnd&(1<<24) != 0 {
+		t.Skip("this host's bounding set has CAP_SYS_RESOURCE: nothing to refuse")
+	}
+	r := newRT(t)
+	res := r.runIn([]string{"true"}, func(s *specs.Spec) {
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_SYS_RESOURCE")
+	})
+	if res.code == 0 || !strings.Contains(res.stderr, "CAP_SYS_RESOURCE is not in ocirun's own bounding set") {
+		t.Fatalf("exit %d, %q", res.code, res.stderr)
+	}
+	r.assertEmptyRoot()
 }

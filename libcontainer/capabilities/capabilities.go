@@ -47,6 +47,13 @@ func toCaps(nums []int) []capability.Cap {
 // DropBounding limits the bounding set to keep. It needs CAP_SETPCAP, so it
 // comes before the switch to the process's user.
 func DropBounding(keep []int) error {
+	for _, k := range keep {
+		// A capability we do not hold ourselves cannot be given: say which.
+		if in, err := capability.GetBound(capability.Cap(k)); err == nil && !in {
+			return fmt.Errorf("process.capabilities: CAP_%s is not in ocirun's own bounding set on this host",
+				strings.ToUpper(capability.Cap(k).String()))
+		}
+	}
 	c, err := capability.NewPid2(0)
 	if err != nil {
 		return err
@@ -83,4 +90,22 @@ func Apply(s Sets) error {
 		return fmt.Errorf("set ambient capabilities: %w", err)
 	}
 	return nil
+}
+
+// Grantable lists, as "CAP_X", the capabilities ocirun can give a process:
+// those the kernel has and that are in ocirun's own bounding set (a host
+// may have dropped some, as this one has CAP_SYS_RESOURCE).
+func Grantable() ([]string, error) {
+	caps, err := capability.ListSupported()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, c := range caps {
+		if in, err := capability.GetBound(c); err == nil && in {
+			names = append(names, "CAP_"+strings.ToUpper(c.String()))
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }

@@ -1,0 +1,265 @@
+// Command bench measures ocirun against runc and crun on the same bundle,
+// interleaved round by round, and prints one table of medians and ratios.
+// It is a benchmark, not a test: it never fails a build. Run it with
+// `make bench` (as root), which installs runc, crun and busybox-static.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+type runtime struct {
+	name string
+	bin  string
+	root string
+}
+
+func (r runtime) cmd(args ...string) *exec.Cmd {
+	return exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
+}
+
+// run runs one runtime command and returns its wall time and peak RSS (KiB).
+func (r runtime) run(args ...string) (time.Duration, int64, error) {
+	cmd := r.cmd(args...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		return d, 0, fmt.Errorf("%s %v: %v: %s", r.name, args, err, strings.TrimSpace(string(out)))
+	}
+	return d, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss, nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64{}, xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// bundle writes a bundle running args with the busybox rootfs: new pid,
+// mount, uts, ipc and network namespaces; ociVersion 1.0.2 so crun 1.8 takes it.
+func bundle(dir, rootfs string, args []string, memLimit int64) string {
+	spec := specs.Spec{
+		Version: "1.0.2",
+		Root:    &specs.Root{Path: rootfs, Readonly: true},
+		Process: &specs.Process{Args: args, Cwd: "/", Env: []string{"PATH=/bin"},
+			Capabilities:    &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}, Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"}},
+			NoNewPrivileges: true},
+		Hostname: "bench",
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755", "size=65536k"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{{Type: "pid"}, {Type: "mount"}, {Type: "uts"}, {Type: "ipc"}, {Type: "network"}},
+			Resources:  &specs.LinuxResources{},
+		},
+	}
+	if memLimit > 0 {
+		spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &memLimit, Swap: &memLimit}
+	}
+	os.MkdirAll(dir, 0o755)
+	data, _ := json.MarshalIndent(spec, "", " ")
+	os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+	return dir
+}
+
+type result struct {
+	run, lifecycle, exec       []float64 // ms
+	runRSS, createRSS, initRSS []float64 // KiB
+	minMem                     int64
+	concurrentWall             time.Duration
+	concurrentFail             int
+	size                       int64
+}
+
+func main() {
+	rounds := flag.Int("rounds", 30, "rounds of each timing")
+	rootfs := flag.String("rootfs", "", "busybox rootfs")
+	ocirun := flag.String("ocirun", "", "ocirun binary")
+	concurrent := flag.Int("concurrent", 100, "containers created at once")
+	flag.Parse()
+	work, _ := os.MkdirTemp("", "ocirun-bench-")
+	defer os.RemoveAll(work)
+	rts := []runtime{{"ocirun", *ocirun, work + "/root-ocirun"}, {"crun", "crun", work + "/root-crun"}, {"runc", "runc", work + "/root-runc"}}
+	res := map[string]*result{}
+	trueBundle := bundle(work+"/true", *rootfs, []string{"/bin/true"}, 0)
+	sleepBundle := bundle(work+"/sleep", *rootfs, []string{"sleep", "3600"}, 0)
+	for _, rt := range rts {
+		res[rt.name] = &result{}
+		if st, err := os.Stat(mustLook(rt.bin)); err == nil {
+			res[rt.name].size = st.Size()
+		}
+		// The sleeper for exec.
+		if _, _, err := rt.run("run", "-d", "--bundle", sleepBundle, "sleeper"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+	for i := 0; i < *rounds; i++ {
+		for _, rt := range rts {
+			r := res[rt.name]
+			id := fmt.Sprintf("b%d", i)
+			if d, rss, err := rt.run("run", "--bundle", trueBundle, id); err == nil {
+				r.run = append(r.run, ms(d))
+				r.runRSS = append(r.runRSS, float64(rss))
+			} else {
+				fmt.Fprintln(os.Stderr, err)
+			}
+			// create + start + wait for exit + delete.
+			start := time.Now()
+			_, crss, err1 := rt.run("create", "--bundle", trueBundle, id+"c")
+			if err1 == nil {
+				r.createRSS = append(r.createRSS, float64(crss))
+				r.initRSS = append(r.initRSS, float64(initRSS(rt, id+"c")))
+			}
+			_, _, err2 := rt.run("start", id+"c")
+			waitStopped(rt, id+"c")
+			_, _, err3 := rt.run("delete", id+"c")
+			if err1 == nil && err2 == nil && err3 == nil {
+				r.lifecycle = append(r.lifecycle, ms(time.Since(start)))
+			} else {
+				fmt.Fprintln(os.Stderr, rt.name, "lifecycle:", err1, err2, err3)
+				rt.run("delete", "--force", id+"c")
+			}
+			if d, _, err := rt.run("exec", "sleeper", "/bin/true"); err == nil {
+				r.exec = append(r.exec, ms(d))
+			} else {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}
+	}
+	for _, rt := range rts {
+		rt.run("delete", "--force", "sleeper")
+		res[rt.name].minMem = minMemory(rt, work, *rootfs)
+		res[rt.name].concurrentWall, res[rt.name].concurrentFail = concurrentCreates(rt, trueBundle, *concurrent)
+	}
+	printTable(rts, res)
+}
+
+func mustLook(bin string) string {
+	if p, err := exec.LookPath(bin); err == nil {
+		return p
+	}
+	return bin
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// initRSS reads the resident set of a created container's waiting init (KiB).
+func initRSS(rt runtime, id string) int64 {
+	out, err := rt.cmd("state", id).Output()
+	if err != nil {
+		return 0
+	}
+	var st struct{ Pid int }
+	json.Unmarshal(out, &st)
+	data, _ := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/status")
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			v, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func waitStopped(rt runtime, id string) {
+	for i := 0; i < 500; i++ {
+		out, _ := rt.cmd("state", id).Output()
+		if strings.Contains(string(out), `"stopped"`) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// minMemory finds, by bisection, the smallest memory limit (KiB) at which `run` of /bin/true works.
+func minMemory(rt runtime, work, rootfs string) int64 {
+	ok := func(kib int64) bool {
+		b := bundle(fmt.Sprintf("%s/mem-%s-%d", work, rt.name, kib), rootfs, []string{"/bin/true"}, kib<<10)
+		_, _, err := rt.run("run", "--bundle", b, fmt.Sprintf("mem%d", kib))
+		rt.run("delete", "--force", fmt.Sprintf("mem%d", kib))
+		return err == nil
+	}
+	lo, hi := int64(256), int64(64<<10)
+	if !ok(hi) {
+		return -1
+	}
+	for hi-lo > 64 {
+		mid := (lo + hi) / 2
+		if ok(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+func concurrentCreates(rt runtime, bundle string, n int) (time.Duration, int) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fails := 0
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if _, _, err := rt.run("create", "--bundle", bundle, fmt.Sprintf("cc%d", i)); err != nil {
+				mu.Lock()
+				fails++
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	for i := 0; i < n; i++ {
+		rt.run("delete", "--force", fmt.Sprintf("cc%d", i))
+	}
+	return wall, fails
+}
+
+func printTable(rts []runtime, res map[string]*result) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "measure\tocirun\tcrun\trunc\tocirun/crun\tocirun/runc\t")
+	row := func(name string, f func(*result) float64, unit string) {
+		o, c, r := f(res["ocirun"]), f(res["crun"]), f(res["runc"])
+		ratio := func(a, b float64) string {
+			if b == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", a/b)
+		}
+		fmt.Fprintf(w, "%s\t%.1f %s\t%.1f %s\t%.1f %s\t%s\t%s\t\n", name, o, unit, c, unit, r, unit, ratio(o, c), ratio(o, r))
+	}
+	row("run /bin/true (median)", func(r *result) float64 { return median(r.run) }, "ms")
+	row("create+start+delete (median)", func(r *result) float64 { return median(r.lifecycle) }, "ms")
+	row("exec /bin/true (median)", func(r *result) float64 { return median(r.exec) }, "ms")
+	row("peak RSS of run", func(r *result) float64 { return median(r.runRSS) / 1024 }, "MiB")
+	row("peak RSS of create", func(r *result) float64 { return median(r.createRSS) / 1024 }, "MiB")
+	row("RSS of the waiting init", func(r *result) float64 { return median(r.initRSS) / 1024 }, "MiB")
+	row("smallest memory limit for run", func(r *result) float64 { return float64(r.minMem) / 1024 }, "MiB")
+	row("100 concurrent creates (wall)", func(r *result) float64 { return ms(r.concurrentWall) }, "ms")
+	row("  failures", func(r *result) float64 { return float64(r.concurrentFail) }, "")
+	row("binary size", func(r *result) float64 { return float64(r.size) / (1 << 20) }, "MiB")
+	w.Flush()
+	fmt.Printf("(%d rounds interleaved; medians)\n", len(res["ocirun"].run))
+}
