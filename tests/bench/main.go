@@ -35,11 +35,17 @@ func (r runtime) cmd(args ...string) *exec.Cmd {
 // run runs one runtime command and returns its wall time and peak RSS (KiB).
 func (r runtime) run(args ...string) (time.Duration, int64, error) {
 	cmd := r.cmd(args...)
+	// A file, not a pipe: a detached container keeps its stdio open.
+	out, _ := os.CreateTemp("", "bench-out")
+	defer os.Remove(out.Name())
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
-	out, err := cmd.CombinedOutput()
+	err := cmd.Run()
 	d := time.Since(start)
 	if err != nil {
-		return d, 0, fmt.Errorf("%s %v: %v: %s", r.name, args, err, strings.TrimSpace(string(out)))
+		msg, _ := os.ReadFile(out.Name())
+		return d, 0, fmt.Errorf("%s %v: %v: %s", r.name, args, err, strings.TrimSpace(string(msg)))
 	}
 	return d, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss, nil
 }
