@@ -1,0 +1,70 @@
+#!/bin/bash
+# tests/validation/run.sh [VERSION...]: the opencontainers runtime-tools
+# validation suite against ocirun. Each validation/* program is built from
+# the runtime-tools module (fetched through the Go module proxy), run with
+# RUNTIME=ocirun from a copy of the module's tree (the programs look for
+# ./runtimetest and ./rootfs-amd64.tar.gz there, which we build: runtimetest
+# statically, the tarball from bundles/mkrootfs.sh), and judged by its TAP
+# output. Prints PASS/FAIL per program and the totals; exits non-zero when a
+# program fails that is not in EXPECTED_FAILURES (with its reason).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+export PATH=$PATH:/usr/local/go/bin
+master=v0.9.1-0.20251114084447-edf4cb3d2116
+versions=("${@:-$master}")
+cache=$repo/.cache/validation
+mkdir -p "$cache"
+(cd "$repo" && make -s build) || exit 1
+"$repo/bundles/mkrootfs.sh" "$repo/bundles/rootfs" || exit 1
+tar -C "$repo/bundles/rootfs" -czf "$cache/rootfs.tar.gz" .
+
+status=0
+for v in "${versions[@]}"; do
+	src=$cache/src-$v
+	if ! [ -f "$src/.ok" ]; then
+		rm -rf "$src" && mkdir -p "$cache/mod"
+		(cd "$cache/mod" && [ -f go.mod ] || printf 'module fetch\ngo 1.22\n' > go.mod
+		 cd "$cache/mod" && GOFLAGS=-mod=mod go get "github.com/opencontainers/runtime-tools@$v" >/dev/null 2>&1)
+		dir=$(cd "$cache/mod" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' "github.com/opencontainers/runtime-tools@$v" 2>/dev/null)
+		[ -n "$dir" ] && [ -d "$dir" ] || { echo "validation: cannot fetch runtime-tools $v"; status=1; continue; }
+		cp -r "$dir" "$src" && chmod -R u+w "$src"
+		rm -rf "$src/vendor" # the module zip carries no complete vendor tree: fetch through the proxy
+		export GOFLAGS=-mod=mod
+		if [ -f "$here/go.mod.$v" ]; then # a version that predates Go modules: our pinned go.mod
+			cp "$here/go.mod.$v" "$src/go.mod"; cp "$here/go.sum.$v" "$src/go.sum" 2>/dev/null || true
+			rm -rf "$src/vendor"
+		fi
+		(cd "$src" && CGO_ENABLED=0 go build -o runtimetest ./cmd/runtimetest) || { echo "validation: build runtimetest failed"; status=1; continue; }
+		for d in "$src"/validation/*/; do
+			name=$(basename "$d")
+			[ "$name" = util ] && continue
+			(cd "$src" && go build -o "validation/$name/$name.t" "./validation/$name") >/dev/null 2>&1 || echo "validation: build $name failed"
+		done
+		touch "$src/.ok"
+	fi
+	cp "$cache/rootfs.tar.gz" "$src/rootfs-amd64.tar.gz"
+	pass=0 fail=0 unexpected=0
+	printf '\nruntime-tools %s\n' "$v"
+	for t in "$src"/validation/*/*.t; do
+		name=$(basename "$t" .t)
+		out=$(cd "$src" && RUNTIME="$repo/ocirun" timeout 120 "$t" 2>&1)
+		rc=$?
+		if [ $rc -eq 0 ] && grep -q '^ok' <<<"$out" && ! grep -q '^not ok' <<<"$out"; then
+			pass=$((pass + 1)); printf 'PASS  %s\n' "$name"
+		else
+			fail=$((fail + 1))
+			reason=$(grep -E "^$name\b" "$here/EXPECTED_FAILURES" 2>/dev/null | cut -d' ' -f2-)
+			if [ -n "$reason" ]; then
+				printf 'FAIL  %s (expected: %s)\n' "$name" "$reason"
+			else
+				unexpected=$((unexpected + 1))
+				printf 'FAIL  %s\n' "$name"
+				grep -E '^not ok|^#|rror' <<<"$out" | head -5 | sed 's/^/      /'
+			fi
+		fi
+	done
+	printf 'runtime-tools %s: %d passed, %d failed (%d not expected)\n' "$v" "$pass" "$fail" "$unexpected"
+	[ $unexpected -eq 0 ] || status=1
+done
+exit $status
