@@ -5,7 +5,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0-dev)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all deps build rootfs demo test vm-test bench lint clean
+.PHONY: all deps build rootfs demo test vm-test validate bench lint clean
 
 all: build
 
@@ -34,6 +34,10 @@ test: deps build rootfs lint
 
 vm-test: deps rootfs
 	./tests/vm/run.sh
+
+# The runtime-tools validation suite (not yet part of `make test`: see issue #5).
+validate: deps
+	./tests/validation/run.sh
 
 # ocirun against runc and crun (installed from Debian): one table, never a failure.
 bench: deps

@@ -328,7 +328,8 @@ func (c *Container) configureInit(sock *os.File, ic *initConfig) error {
 		}
 		switch t {
 		case msgHooks:
-			state := c.ociState(Creating)
+			// runtime-spec: the environment exists by now (lifecycle step 2), so hooks see "created".
+			state := c.ociState(Created)
 			err := runHooks("prestart", hooks.Prestart, state)
 			if err == nil {
 				err = runHooks("createRuntime", hooks.CreateRuntime, state)

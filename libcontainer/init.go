@@ -71,7 +71,7 @@ func initContainer(sock *os.File) error {
 			return err
 		}
 	}
-	state := OCIState{OCIVersion: cfg.OCIVersion, ID: ic.ID, Status: Creating, Pid: ic.Pid,
+	state := OCIState{OCIVersion: cfg.OCIVersion, ID: ic.ID, Status: Created, Pid: ic.Pid,
 		Bundle: ic.Bundle, Annotations: cfg.Annotations}
 	if err := runHooks("createContainer", cfg.Hooks.CreateContainer, state); err != nil {
 		return hookError{err}

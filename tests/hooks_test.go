@@ -36,7 +36,7 @@ func TestHooksRunInOrderWithState(t *testing.T) {
 	r.waitStatus("hk", "stopped")
 	r.ok("delete", "hk")
 	data, _ := os.ReadFile(log)
-	want := "prestart creating hk prestart\ncreateRuntime creating hk createRuntime\ncreateContainer creating hk createContainer\n" +
+	want := "prestart created hk prestart\ncreateRuntime created hk createRuntime\ncreateContainer created hk createContainer\n" +
 		"startContainer running hk startContainer\n"
 	got := string(data)
 	// The process and poststart race (poststart runs after the exec); both come before poststop.
