@@ -2,12 +2,12 @@ package specconv
 
 import "github.com/ocirun/ocirun/libcontainer/configs"
 
-// deviceRules completes linux.resources.devices the way runc does: the
-// devices every container gets (the defaults and linux.devices, the pty
-// devices, and mknod of any node) are allowed. They go right after the last
-// "deny everything" rule, so the config's own later rules still win over
-// them (a config can deny /dev/null); without any rule the list starts with
-// "deny everything": default deny.
+// deviceRules completes linux.resources.devices as runc does: the devices
+// every container gets (the defaults and linux.devices, the pty devices,
+// mknod of any node) are allowed after the config's own rules, which keep
+// their order. A device the config denies by its exact number is not
+// allowed back (a config can deny /dev/null). Without any rule the list
+// starts with "deny everything": default deny.
 func deviceRules(rules []configs.DeviceRule, devices []*configs.Device) []configs.DeviceRule {
 	var allow []configs.DeviceRule
 	for _, d := range devices {
@@ -27,17 +27,18 @@ func deviceRules(rules []configs.DeviceRule, devices []*configs.Device) []config
 		configs.DeviceRule{Allow: true, Type: 'c', Major: -1, Minor: -1, Access: "m"},
 		configs.DeviceRule{Allow: true, Type: 'b', Major: -1, Minor: -1, Access: "m"},
 	)
-	last := -1
-	for i, r := range rules {
-		if r.Type == 'a' && !r.Allow && r.Access == "rwm" {
-			last = i
+	out := append([]configs.DeviceRule{}, rules...)
+	if len(out) == 0 {
+		out = append(out, configs.DeviceRule{Allow: false, Type: 'a', Major: -1, Minor: -1, Access: "rwm"})
+	}
+	for _, a := range allow {
+		denied := false
+		for _, r := range rules {
+			denied = denied || (!r.Allow && r.Type == a.Type && r.Major == a.Major && r.Minor == a.Minor)
+		}
+		if !denied {
+			out = append(out, a)
 		}
 	}
-	if last < 0 {
-		out := []configs.DeviceRule{{Allow: false, Type: 'a', Major: -1, Minor: -1, Access: "rwm"}}
-		return append(append(out, allow...), rules...)
-	}
-	out := append([]configs.DeviceRule{}, rules[:last+1]...)
-	out = append(out, allow...)
-	return append(out, rules[last+1:]...)
+	return out
 }
