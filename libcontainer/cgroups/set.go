@@ -81,3 +81,38 @@ func v2Name(c string) string {
 
 func fmtInt(v int64) string   { return strconv.FormatInt(v, 10) }
 func fmtUint(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// setting is one cgroup file to write, when the config sets it.
+type setting struct {
+	file  string
+	value string
+	set   bool
+}
+
+func intSetting(file string, v *int64) setting {
+	if v == nil {
+		return setting{file: file}
+	}
+	return setting{file, fmtInt(*v), true}
+}
+
+func uintSetting(file string, v *uint64) setting {
+	if v == nil {
+		return setting{file: file}
+	}
+	return setting{file, fmtUint(*v), true}
+}
+
+func strSetting(file, v string) setting { return setting{file, v, v != ""} }
+
+// writeSettings writes, in order, every setting the config sets.
+func writeSettings(dir string, settings ...setting) error {
+	for _, s := range settings {
+		if s.set {
+			if err := writeFile(dir, s.file, s.value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

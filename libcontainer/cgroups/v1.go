@@ -48,15 +48,9 @@ func (m *Manager) memoryV1(r *configs.Resources) error {
 			return err
 		}
 	}
-	if mem.Reservation != nil {
-		if err := writeFile(dir, "memory.soft_limit_in_bytes", fmtInt(*mem.Reservation)); err != nil {
-			return err
-		}
-	}
-	if mem.Swappiness != nil {
-		if err := writeFile(dir, "memory.swappiness", fmtUint(*mem.Swappiness)); err != nil {
-			return err
-		}
+	if err := writeSettings(dir, intSetting("memory.soft_limit_in_bytes", mem.Reservation),
+		uintSetting("memory.swappiness", mem.Swappiness)); err != nil {
+		return err
 	}
 	if mem.DisableOOMKiller != nil && *mem.DisableOOMKiller {
 		if err := writeFile(dir, "memory.oom_control", "1"); err != nil {
@@ -67,56 +61,20 @@ func (m *Manager) memoryV1(r *configs.Resources) error {
 }
 
 func (m *Manager) cpuV1(r *configs.Resources) error {
-	dir, c := m.v1Dir("cpu"), r.CPU
-	if c.Shares != nil {
-		if err := writeFile(dir, "cpu.shares", fmtUint(*c.Shares)); err != nil {
-			return err
-		}
-	}
-	if c.Period != nil {
-		if err := writeFile(dir, "cpu.cfs_period_us", fmtUint(*c.Period)); err != nil {
-			return err
-		}
-	}
-	if c.Quota != nil {
-		if err := writeFile(dir, "cpu.cfs_quota_us", fmtInt(*c.Quota)); err != nil {
-			return err
-		}
-	}
-	if c.Burst != nil {
-		if err := writeFile(dir, "cpu.cfs_burst_us", fmtUint(*c.Burst)); err != nil {
-			return err
-		}
-	}
-	if c.RealtimePeriod != nil {
-		if err := writeFile(dir, "cpu.rt_period_us", fmtUint(*c.RealtimePeriod)); err != nil {
-			return err
-		}
-	}
-	if c.RealtimeRuntime != nil {
-		if err := writeFile(dir, "cpu.rt_runtime_us", fmtInt(*c.RealtimeRuntime)); err != nil {
-			return err
-		}
-	}
-	if c.Idle != nil {
-		if err := writeFile(dir, "cpu.idle", fmtInt(*c.Idle)); err != nil {
-			return err
-		}
-	}
-	return nil
+	c := r.CPU
+	// The period before the quota: the kernel checks the quota against it.
+	return writeSettings(m.v1Dir("cpu"),
+		uintSetting("cpu.shares", c.Shares),
+		uintSetting("cpu.cfs_period_us", c.Period),
+		intSetting("cpu.cfs_quota_us", c.Quota),
+		uintSetting("cpu.cfs_burst_us", c.Burst),
+		uintSetting("cpu.rt_period_us", c.RealtimePeriod),
+		intSetting("cpu.rt_runtime_us", c.RealtimeRuntime),
+		intSetting("cpu.idle", c.Idle))
 }
 
 func (m *Manager) cpusetV1(r *configs.Resources) error {
-	dir := m.v1Dir("cpuset")
-	if r.CPU.Cpus != "" {
-		if err := writeFile(dir, "cpuset.cpus", r.CPU.Cpus); err != nil {
-			return err
-		}
-	}
-	if r.CPU.Mems != "" {
-		return writeFile(dir, "cpuset.mems", r.CPU.Mems)
-	}
-	return nil
+	return writeSettings(m.v1Dir("cpuset"), strSetting("cpuset.cpus", r.CPU.Cpus), strSetting("cpuset.mems", r.CPU.Mems))
 }
 
 func pidsMax(limit int64) string {

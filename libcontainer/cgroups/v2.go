@@ -144,29 +144,11 @@ func (m *Manager) cpuV2(r *configs.Resources) error {
 			return err
 		}
 	}
-	if c.Burst != nil {
-		if err := writeFile(dir, "cpu.max.burst", fmtUint(*c.Burst)); err != nil {
-			return err
-		}
-	}
-	if c.Idle != nil {
-		if err := writeFile(dir, "cpu.idle", fmtInt(*c.Idle)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeSettings(dir, uintSetting("cpu.max.burst", c.Burst), intSetting("cpu.idle", c.Idle))
 }
 
 func (m *Manager) cpusetV2(r *configs.Resources) error {
-	if r.CPU.Cpus != "" {
-		if err := writeFile(m.v2Dir(), "cpuset.cpus", r.CPU.Cpus); err != nil {
-			return err
-		}
-	}
-	if r.CPU.Mems != "" {
-		return writeFile(m.v2Dir(), "cpuset.mems", r.CPU.Mems)
-	}
-	return nil
+	return writeSettings(m.v2Dir(), strSetting("cpuset.cpus", r.CPU.Cpus), strSetting("cpuset.mems", r.CPU.Mems))
 }
 
 func (m *Manager) pidsV2(r *configs.Resources) error {
