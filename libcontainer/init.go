@@ -98,12 +98,14 @@ func initContainer(sock *os.File) error {
 			return err
 		}
 	}
-	proc, err := prepareProcess(cfg, ic.PreserveFds)
-	if err != nil {
-		return err
-	}
-	if err := sendNotifyFd(sock, proc); err != nil {
-		return err
+	var proc *execProcess
+	if !cfg.NoProcess {
+		if proc, err = prepareProcess(cfg, ic.PreserveFds); err != nil {
+			return err
+		}
+		if err := sendNotifyFd(sock, proc); err != nil {
+			return err
+		}
 	}
 	if err := nsenter.WriteMsg(sock, msgReady, nil); err != nil {
 		return fmt.Errorf("report ready: %w", err)
@@ -183,6 +185,10 @@ func waitStartAndExec(listenFd int, proc *execProcess, cfg *configs.Config, stat
 	conn := os.NewFile(uintptr(connFd), "start-conn")
 	var b [1]byte
 	if _, err := conn.Read(b[:]); err != nil {
+		os.Exit(1)
+	}
+	if proc == nil {
+		conn.Write([]byte("process: required when start is called"))
 		os.Exit(1)
 	}
 	state.Status = Running

@@ -84,13 +84,16 @@ func Convert(spec *specs.Spec, bundle string) (*configs.Config, error) {
 		cfg.Mounts = append(cfg.Mounts, cm)
 	}
 	if spec.Process == nil {
-		return nil, errors.New("process: required")
+		// Optional until start: the container is made, start will refuse.
+		cfg.Process, cfg.NoProcess = &configs.Process{Cwd: "/"}, true
+	} else {
+		p, err := convertProcess(spec.Process)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Process = p
 	}
-	p, err := convertProcess(spec.Process)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Process = p
+	var err error
 	if spec.Hooks != nil {
 		if cfg.Hooks, err = convertHooks(spec.Hooks); err != nil {
 			return nil, err

@@ -24,7 +24,6 @@ func TestConvertRejectsBadFields(t *testing.T) {
 		{"no version", func(s *specs.Spec) { s.Version = "" }, "ociVersion: required"},
 		{"version 2", func(s *specs.Spec) { s.Version = "2.0.0" }, `ociVersion "2.0.0"`},
 		{"no root", func(s *specs.Spec) { s.Root = nil }, "root.path: required"},
-		{"no process", func(s *specs.Spec) { s.Process = nil }, "process: required"},
 		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
 		{"unknown cap", func(s *specs.Spec) { s.Process.Capabilities.Effective = []string{"CAP_NOPE"} }, `process.capabilities.effective: unknown capability "CAP_NOPE"`},
 		{"soft above hard", func(s *specs.Spec) {
@@ -123,5 +122,15 @@ func TestRelativeRootIsUnderBundle(t *testing.T) {
 	cfg, err := Convert(s, bundle)
 	if err != nil || cfg.Rootfs != bundle {
 		t.Fatalf("rootfs %q, err %v", cfg.Rootfs, err)
+	}
+}
+
+// process is optional until start (runtime-spec config.md).
+func TestConvertWithoutProcess(t *testing.T) {
+	s := validSpec(t)
+	s.Process = nil
+	cfg, err := Convert(s, t.TempDir())
+	if err != nil || !cfg.NoProcess || cfg.Process == nil {
+		t.Fatalf("cfg %+v, err %v", cfg, err)
 	}
 }

@@ -276,3 +276,19 @@ func TestStoppedAfterInitDies(t *testing.T) {
 	}
 	r.ok("delete", "quick")
 }
+
+// A config without process: create works, start fails, delete cleans up.
+func TestCreateWithoutProcess(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"true"}, func(s *specs.Spec) { s.Process = nil })
+	r.ok("create", "--bundle", b, "noproc")
+	if s := r.status("noproc"); s != "created" {
+		t.Fatalf("status %s", s)
+	}
+	if res := r.run("start", "noproc"); res.code == 0 || !strings.Contains(res.stderr, "process: required when start is called") {
+		t.Fatalf("start: exit %d, %q", res.code, res.stderr)
+	}
+	r.waitStatus("noproc", "stopped")
+	r.ok("delete", "noproc")
+	r.assertEmptyRoot()
+}

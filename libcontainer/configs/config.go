@@ -26,6 +26,9 @@ type Config struct {
 	Hooks       Hooks             `json:"hooks,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Process     *Process          `json:"process"`
+	// NoProcess is true for a config without process: create works, start
+	// fails (runtime-spec: process is required only when start is called).
+	NoProcess bool `json:"no_process,omitempty"`
 	Personality *Personality      `json:"personality,omitempty"`
 	// CgroupsPath is linux.cgroupsPath as given; the cgroup manager resolves it.
 	CgroupsPath string `json:"cgroups_path,omitempty"`
