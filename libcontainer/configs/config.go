@@ -28,8 +28,8 @@ type Config struct {
 	Process     *Process          `json:"process"`
 	// NoProcess is true for a config without process: create works, start
 	// fails (runtime-spec: process is required only when start is called).
-	NoProcess bool `json:"no_process,omitempty"`
-	Personality *Personality      `json:"personality,omitempty"`
+	NoProcess   bool         `json:"no_process,omitempty"`
+	Personality *Personality `json:"personality,omitempty"`
 	// CgroupsPath is linux.cgroupsPath as given; the cgroup manager resolves it.
 	CgroupsPath string `json:"cgroups_path,omitempty"`
 	// Resources are the cgroup limits; nil for none.
