@@ -89,10 +89,11 @@ func streamEvents(ctr *libcontainer.Container, id string, interval time.Duration
 		}
 		if n > 0 {
 			unix.Read(oomFd, buf)
-			if kills := m.OOMKills(); kills > seen {
-				seen = kills
-				enc.Encode(event{Type: "oom", ID: id})
-			}
+		}
+		// The notification can come before the kill is counted: check on every wake.
+		if kills := m.OOMKills(); kills > seen {
+			seen = kills
+			enc.Encode(event{Type: "oom", ID: id})
 		}
 	}
 }

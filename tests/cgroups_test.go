@@ -49,8 +49,11 @@ func hostIsV2(t *testing.T, controller string) bool {
 func TestCgroupMemoryLimitAndOOMEvent(t *testing.T) {
 	r := newRT(t)
 	limit := int64(32 << 20)
-	b := bundle(t, []string{"sh", "-c", "sleep 1; head -c 200m /dev/zero | tail; sleep 3600"}, func(s *specs.Spec) {
+	trigger := t.TempDir()
+	// The allocation waits for the test's go-ahead, given once `events` is watching.
+	b := bundle(t, []string{"sh", "-c", "while [ ! -e /trigger/go ]; do sleep 0.05; done; head -c 200m /dev/zero | tail; sleep 3600"}, func(s *specs.Spec) {
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/trigger", Source: trigger, Options: []string{"rbind"}})
 	})
 	r.ok("run", "-d", "--bundle", b, "oom")
 	if got := cgFile(t, "oom", "memory", "memory.limit_in_bytes", "memory.max"); got != strconv.FormatInt(limit, 10) {
@@ -67,8 +70,14 @@ func TestCgroupMemoryLimitAndOOMEvent(t *testing.T) {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			var ev map[string]any
-			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev["type"] == "oom" && ev["id"] == "oom" {
-				found <- true
+			if json.Unmarshal(sc.Bytes(), &ev) != nil {
+				continue
+			}
+			switch ev["type"] {
+			case "stats": // events prints stats first: it is watching now
+				os.WriteFile(filepath.Join(trigger, "go"), nil, 0o644)
+			case "oom":
+				found <- ev["id"] == "oom"
 				return
 			}
 		}
@@ -79,8 +88,8 @@ func TestCgroupMemoryLimitAndOOMEvent(t *testing.T) {
 		if !ok {
 			t.Fatal("events ended without an oom event")
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("no oom event within 20s")
+	case <-time.After(30 * time.Second):
+		t.Fatal("no oom event within 30s")
 	}
 	var stats map[string]any
 	json.Unmarshal([]byte(r.ok("events", "--stats", "oom")), &stats)
