@@ -12,7 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 export PATH=$PATH:/usr/local/go/bin
 master=v0.9.1-0.20251114084447-edf4cb3d2116
-versions=("${@:-$master}")
+versions=("${@:-v0.9.0}")
+[ $# -gt 0 ] || versions+=("$master")
 cache=$repo/.cache/validation
 mkdir -p "$cache"
 (cd "$repo" && make -s build) || exit 1
