@@ -26,11 +26,13 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
-# Every test: unit tests and real containers on this host (as root), then
-# the cgroup v2 tests inside a small VM (tests/vm/run.sh).
+# Every test: unit tests and real containers on this host (as root), the
+# cgroup v2 tests inside a small VM (tests/vm/run.sh), and containerd's
+# runc shim driving ocirun (tests/containerd/run.sh).
 test: deps build rootfs lint
 	OCIRUN_BINARY=$(CURDIR)/ocirun $(GO) test -count=1 -timeout 20m ./...
 	./tests/vm/run.sh
+	timeout 600 ./tests/containerd/run.sh
 
 vm-test: deps rootfs
 	./tests/vm/run.sh
