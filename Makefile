@@ -28,16 +28,20 @@ lint:
 
 # Every test: unit tests and real containers on this host (as root), the
 # cgroup v2 tests inside a small VM (tests/vm/run.sh), and containerd's
-# runc shim driving ocirun (tests/containerd/run.sh).
+# runc shim driving ocirun (tests/containerd/run.sh), and the runtime-tools
+# validation suite failing on regressions (tests/validation/run.sh).
 test: deps build rootfs lint
 	OCIRUN_BINARY=$(CURDIR)/ocirun $(GO) test -count=1 -timeout 20m ./...
 	./tests/vm/run.sh
 	timeout 600 ./tests/containerd/run.sh
+	./tests/validation/run.sh
 
 vm-test: deps rootfs
 	./tests/vm/run.sh
 
-# The runtime-tools validation suite (not yet part of `make test`: see issue #5).
+# The runtime-tools validation suite, both versions; fails on a regression
+# (tests/validation/PASSING.*), or with VALIDATION_STRICT=1 on any failure
+# not in tests/validation/EXPECTED_FAILURES.
 validate: deps
 	./tests/validation/run.sh
 
