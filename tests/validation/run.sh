@@ -77,7 +77,8 @@ for v in "${versions[@]}"; do
 			fi
 		fi
 	done
-	printf 'runtime-tools %s: %d passed, %d failed (%d not expected, %d regressions)\n' "$v" "$pass" "$fail" "$unexpected" "$regressed"
+	printf 'runtime-tools %s: %d of %d programs pass; of the %d failing, %d are expected and %d not yet explained; %d regressions\n' \
+		"$v" "$pass" "$((pass + fail))" "$fail" "$((fail - unexpected))" "$unexpected" "$regressed"
 	[ $regressed -eq 0 ] || status=1
 	[ "${VALIDATION_STRICT:-0}" = 0 ] || [ $unexpected -eq 0 ] || status=1
 done
