@@ -92,3 +92,16 @@ func writePidFile(path string, pid int) error {
 	}
 	return nil
 }
+
+// onContainer runs fn on the one container the arguments name, under its lock.
+func onContainer(c *cli.Context, fn func(*libcontainer.Container) error) error {
+	if err := checkArgs(c, 1); err != nil {
+		return err
+	}
+	ctr, err := loadContainer(c)
+	if err != nil {
+		return err
+	}
+	defer ctr.Close()
+	return fn(ctr)
+}
