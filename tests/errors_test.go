@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -196,4 +197,33 @@ func TestCapabilityOutsideOurBoundingSet(t *testing.T) {
 		t.Fatalf("exit %d, %q", res.code, res.stderr)
 	}
 	r.assertEmptyRoot()
+}
+
+// A create killed half-way (during its createRuntime hook) leaves a stopped
+// container that delete --force removes, with its cgroup and no init left.
+func TestCreateKilledHalfWay(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"true"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "5"}}}}
+	})
+	cmd := r.cmd("create", "--bundle", b, "half")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for r.run("state", "half").code != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	pid := int(r.state("half")["pid"].(float64))
+	cmd.Process.Kill()
+	cmd.Wait()
+	r.waitStatus("half", "stopped")
+	if !processGone(pid) {
+		t.Fatalf("the init %d outlived its create", pid)
+	}
+	r.ok("delete", "--force", "half")
+	r.assertEmptyRoot()
+	if _, err := os.Stat("/sys/fs/cgroup/pids/ocirun/half"); err == nil {
+		t.Fatal("cgroup left behind")
+	}
 }
