@@ -5,7 +5,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0-dev)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all deps build rootfs demo test vm-test validate bench lint clean
+.PHONY: all deps build rootfs demo test vm-test validate bench criu-test lint clean
 
 all: build
 
@@ -30,11 +30,16 @@ lint:
 # cgroup v2 tests inside a small VM (tests/vm/run.sh), and containerd's
 # runc shim driving ocirun (tests/containerd/run.sh), and the runtime-tools
 # validation suite failing on regressions (tests/validation/run.sh).
+# Checkpoint/restore tests use the CRIU that tests/criu/setup.sh finds or
+# unpacks (the host's criu 3.17 does not work on this kernel).
 test: deps build rootfs lint
-	OCIRUN_BINARY=$(CURDIR)/ocirun $(GO) test -count=1 -timeout 20m ./...
+	OCIRUN_BINARY=$(CURDIR)/ocirun OCIRUN_CRIU=$$(./tests/criu/setup.sh) $(GO) test -count=1 -timeout 20m ./...
 	./tests/vm/run.sh
 	timeout 600 ./tests/containerd/run.sh
 	./tests/validation/run.sh
+
+criu-test: deps build rootfs
+	OCIRUN_BINARY=$(CURDIR)/ocirun OCIRUN_CRIU=$$(./tests/criu/setup.sh) $(GO) test -count=1 -run 'Checkpoint' -v ./tests/
 
 vm-test: deps rootfs
 	./tests/vm/run.sh

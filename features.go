@@ -1,12 +1,15 @@
 package main
 
 import (
+	"strconv"
+
 	"encoding/json"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocirun/ocirun/libcontainer"
+	"github.com/ocirun/ocirun/libcontainer/criu"
 	"github.com/ocirun/ocirun/specconv"
 )
 
@@ -18,7 +21,8 @@ var featuresCommand = &cli.Command{
 			return err
 		}
 		ann := map[string]string{
-			"org.opencontainers.runc.checkpoint.enabled": "false", // no checkpoint/restore yet
+			// Only when --criu names a CRIU that passes `criu check` on this kernel.
+			"org.opencontainers.runc.checkpoint.enabled": strconv.FormatBool(criu.Check(criuPath(c)) == nil),
 			"io.github.ocirun.version":                   version,
 		}
 		if commit != "" {

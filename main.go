@@ -53,12 +53,13 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
 			&cli.StringFlag{Name: "root", Value: "/run/ocirun", Usage: "root directory for storage of container state"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd for cgroups (not supported: no systemd driver yet)"},
+			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary used for checkpoint and restore"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
 		},
 		Before: setupLogging,
 		Commands: []*cli.Command{
-			createCommand, deleteCommand, eventsCommand, execCommand, featuresCommand, initCommand, killCommand,
-			listCommand, pauseCommand, psCommand, resumeCommand, runCommand, specCommand,
+			checkpointCommand, createCommand, deleteCommand, eventsCommand, execCommand, featuresCommand, initCommand, killCommand,
+			listCommand, pauseCommand, psCommand, restoreCommand, resumeCommand, runCommand, specCommand,
 			startCommand, stateCommand, updateCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // errors go through fatal, once

@@ -51,9 +51,6 @@ func setupConsole(sockFd int, p *configs.Process, devConsole bool) error {
 		return fmt.Errorf("send pty master to console socket: %w", err)
 	}
 	unix.Close(sockFd)
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("setsid: %w", err)
-	}
 	if err := unix.IoctlSetInt(slaveFd, unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("set controlling terminal: %w", err)
 	}

@@ -195,5 +195,27 @@ func RemoveStale(root, id string) error {
 	if _, err := loadState(dir); !errors.Is(err, ErrNotExist) {
 		return fmt.Errorf("container %s has state; not removing it as stale", id)
 	}
-	return os.RemoveAll(dir)
+	return removeStateDir(dir)
+}
+
+// removeStateDir removes a state directory, which holds only files and
+// empty directories. It never recurses: a restore that died leaves the
+// rootfs bound inside (criu-root), and a recursive removal would go through
+// the bind into the rootfs. The bind is detached first; anything else that
+// is not a plain entry makes the removal fail instead.
+func removeStateDir(dir string) error {
+	unbindCriuRoot(dir)
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove state %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("remove state %s: %w", dir, err)
+		}
+	}
+	if err := os.Remove(dir); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove state %s: %w", dir, err)
+	}
+	return nil
 }

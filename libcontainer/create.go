@@ -117,7 +117,9 @@ func (c *Container) abortCreate() {
 	if err := c.removeCgroup(); err != nil {
 		slog.Warn("remove the cgroup of a failed create", "error", err)
 	}
-	os.RemoveAll(c.dir)
+	if err := removeStateDir(c.dir); err != nil {
+		slog.Warn("remove the state of a failed create", "error", err)
+	}
 	c.Close()
 }
 

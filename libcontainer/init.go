@@ -58,6 +58,9 @@ func initContainer(sock *os.File) error {
 		return fmt.Errorf("decode config: %w", err)
 	}
 	cfg := ic.Config
+	if err := newSession(); err != nil {
+		return err
+	}
 	if ic.Exec {
 		return execInit(sock, &ic)
 	}
@@ -113,6 +116,17 @@ func initContainer(sock *os.File) error {
 	sock.Close()
 	waitStartAndExec(ic.ExecListenFd, proc, cfg, state)
 	return nil // not reached: waitStartAndExec exits on failure
+}
+
+// newSession makes the process the leader of a session of its own, with or
+// without a terminal, as runc does: the container's processes then keep
+// nothing of the caller's session (its job control, its terminal's signals),
+// and CRIU can dump the tree, whose session leader must be inside it.
+func newSession() error {
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	return nil
 }
 
 // execInit is the init of `ocirun exec`: the constructor joined the

@@ -130,8 +130,8 @@ func (c *Container) Destroy(force bool) error {
 		return err
 	}
 	runPoststopHooks(c.state.Config.Hooks.Poststop, c.ociState(Stopped))
-	if err := os.RemoveAll(c.dir); err != nil {
-		return fmt.Errorf("remove state of %s: %w", c.id, err)
+	if err := removeStateDir(c.dir); err != nil {
+		return err
 	}
 	c.Close()
 	return nil

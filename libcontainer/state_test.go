@@ -60,3 +60,30 @@ func TestStatusOfDeadInit(t *testing.T) {
 		t.Fatalf("status %s for a live init without exec socket, want running", s)
 	}
 }
+
+// A restore that died leaves the rootfs bound inside the state directory:
+// removing the state must detach it, not empty the rootfs through it.
+func TestRemoveStateDirKeepsBoundRootfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to bind mount")
+	}
+	rootfs, state := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(rootfs, "precious"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, stateFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bindCriuRoot(state, rootfs); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeStateDir(state); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, "precious")); err != nil {
+		t.Fatalf("the rootfs lost its files: %v", err)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Fatalf("state directory still there: %v", err)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -137,9 +139,13 @@ func TestFeaturesAreTrue(t *testing.T) {
 	})
 	t.Run("not advertised", func(t *testing.T) {
 		r.t = t
-		if *f.Linux.Cgroup.Systemd || *f.Linux.Selinux.Enabled || *f.Linux.MountExtensions.IDMap.Enabled ||
-			f.Annotations["org.opencontainers.runc.checkpoint.enabled"] != "false" {
+		if *f.Linux.Cgroup.Systemd || *f.Linux.Selinux.Enabled || *f.Linux.MountExtensions.IDMap.Enabled {
 			t.Fatalf("advertises what ocirun cannot do: %+v", f.Linux)
+		}
+		// Checkpoint support follows the default criu in PATH (criu_test.go checks both answers).
+		hostCriu := exec.Command("criu", "check").Run() == nil
+		if got := f.Annotations["org.opencontainers.runc.checkpoint.enabled"]; got != strconv.FormatBool(hostCriu) {
+			t.Fatalf("checkpoint.enabled %q, but `criu check` passing is %v", got, hostCriu)
 		}
 		for _, o := range f.MountOptions {
 			if o == "remount" || o == "idmap" {

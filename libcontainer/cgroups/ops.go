@@ -111,3 +111,12 @@ func ProcsOf(dir string) []int {
 	}
 	return out
 }
+
+// FreezerDir is the directory whose freezer holds the whole container: the
+// v1 freezer hierarchy's, or the unified one's. CRIU freezes through it.
+func (m *Manager) FreezerDir() string {
+	if d := m.v1Dir("freezer"); d != "" {
+		return d
+	}
+	return m.v2Dir()
+}

@@ -1,0 +1,151 @@
+// Package criu runs CRIU in its service mode (`criu swrk`) and speaks its
+// RPC (go-criu's protobuf messages) over a socket pair: one request, the
+// notifications CRIU sends while it works, and the final answer.
+package criu
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+)
+
+// Swrk is one `criu swrk` process. CRIU resolves the directory and status
+// fds of a request in its client's table (/proc/<peer>/fd/N): those are our
+// own numbers. Inherited fds (inherit_fd) are its own: files given to
+// AddFile before Start reach it at the numbers AddFile returns.
+type Swrk struct {
+	Path                  string // the criu binary
+	Stdin, Stdout, Stderr *os.File
+	files                 []*os.File
+	cmd                   *exec.Cmd
+	sock                  *os.File
+}
+
+// swrkSockFd is where CRIU finds its end of the RPC socket.
+const swrkSockFd = 3
+
+// AddFile passes f to CRIU and returns its fd number there.
+func (s *Swrk) AddFile(f *os.File) int32 {
+	s.files = append(s.files, f)
+	return int32(swrkSockFd + len(s.files))
+}
+
+// Start runs `criu swrk` and returns its pid.
+func (s *Swrk) Start() (int, error) {
+	// SOCK_SEQPACKET keeps each protobuf message whole, as CRIU expects.
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("criu socketpair: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "criu-rpc"), os.NewFile(uintptr(fds[1]), "criu-rpc-peer")
+	defer theirs.Close()
+	cmd := exec.Command(s.Path, "swrk", fmt.Sprint(swrkSockFd))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
+	cmd.ExtraFiles = append([]*os.File{theirs}, s.files...)
+	if err := cmd.Start(); err != nil {
+		ours.Close()
+		return 0, fmt.Errorf("start %s swrk (--criu names the binary): %w", s.Path, err)
+	}
+	s.cmd, s.sock = cmd, ours
+	return cmd.Process.Pid, nil
+}
+
+// Error is CRIU's answer to a request that failed.
+type Error struct {
+	Op    string
+	Msg   string
+	Errno int32
+}
+
+func (e *Error) Error() string {
+	msg := e.Msg
+	if msg == "" {
+		msg = "failed"
+	}
+	if e.Errno != 0 {
+		msg += ": " + unix.Errno(e.Errno).Error()
+	}
+	return fmt.Sprintf("criu %s: %s", e.Op, msg)
+}
+
+// Notify is called for each notification CRIU sends ("setup-namespaces",
+// "post-restore", ...) with the pid it names; an error aborts the request.
+type Notify func(script string, pid int32) error
+
+// Call sends one request and answers CRIU's notifications until the final
+// response, which it returns.
+func (s *Swrk) Call(typ rpc.CriuReqType, opts *rpc.CriuOpts, features *rpc.CriuFeatures, notify Notify) (*rpc.CriuResp, error) {
+	if s.sock == nil {
+		return nil, errors.New("criu swrk is not started")
+	}
+	op := opName(typ)
+	if opts != nil && notify != nil {
+		opts.NotifyScripts = proto.Bool(true)
+	}
+	req := &rpc.CriuReq{Type: &typ, Opts: opts, Features: features}
+	buf := make([]byte, 64<<10)
+	for {
+		data, err := proto.Marshal(req)
+		if err != nil {
+			return nil, fmt.Errorf("criu %s: encode request: %w", op, err)
+		}
+		if _, err := s.sock.Write(data); err != nil {
+			return nil, fmt.Errorf("criu %s: send request: %w", op, err)
+		}
+		n, err := s.sock.Read(buf)
+		if err != nil {
+			return nil, fmt.Errorf("criu %s: read answer (did criu die?): %w", op, err)
+		}
+		resp := &rpc.CriuResp{}
+		if err := proto.Unmarshal(buf[:n], resp); err != nil {
+			return nil, fmt.Errorf("criu %s: decode answer: %w", op, err)
+		}
+		if !resp.GetSuccess() {
+			return resp, &Error{Op: op, Msg: resp.GetCrErrmsg(), Errno: resp.GetCrErrno()}
+		}
+		if resp.GetType() != rpc.CriuReqType_NOTIFY {
+			if resp.GetType() != typ {
+				return resp, fmt.Errorf("criu %s: unexpected answer %s", op, resp.GetType())
+			}
+			return resp, nil
+		}
+		nt := resp.GetNotify()
+		if notify != nil {
+			if err := notify(nt.GetScript(), nt.GetPid()); err != nil {
+				return resp, fmt.Errorf("criu %s: %s: %w", op, nt.GetScript(), err)
+			}
+		}
+		notifyType := rpc.CriuReqType_NOTIFY
+		req = &rpc.CriuReq{Type: &notifyType, NotifySuccess: proto.Bool(true)}
+	}
+}
+
+// Close ends the session: CRIU exits when its socket closes.
+func (s *Swrk) Close() error {
+	if s.cmd == nil {
+		return nil
+	}
+	s.sock.Close()
+	err := s.cmd.Wait()
+	s.cmd, s.sock = nil, nil
+	if err != nil {
+		return fmt.Errorf("criu swrk: %w", err)
+	}
+	return nil
+}
+
+func opName(t rpc.CriuReqType) string {
+	switch t {
+	case rpc.CriuReqType_PRE_DUMP:
+		return "pre-dump"
+	case rpc.CriuReqType_FEATURE_CHECK:
+		return "feature check"
+	}
+	return strings.ToLower(t.String())
+}

@@ -1,0 +1,219 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/criu"
+)
+
+// RestoreOpts is what `restore` hands the engine.
+type RestoreOpts struct {
+	Root   string // state root (--root)
+	ID     string
+	Bundle string
+	Config *configs.Config
+	Criu   *CriuOpts
+	// The restored process's stdio where it was a pipe or a host file at dump.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// criuRootDir is where the rootfs is bound in the state directory for CRIU
+// to restore the mount namespace on; it is gone once the restore is over.
+const criuRootDir = "criu-root"
+
+// Restore brings a checkpointed container back as a running container with
+// opts.ID (the same id or a new one). A stopped container of that id, as a
+// checkpoint leaves it, is removed first.
+func Restore(opts RestoreOpts) (*Container, error) {
+	if err := ValidateID(opts.ID); err != nil {
+		return nil, err
+	}
+	if opts.Config.Process != nil && opts.Config.Process.Terminal {
+		return nil, errors.New("cannot restore a container with a terminal: not supported by ocirun yet")
+	}
+	info, err := readCheckpointInfo(opts.Criu.ImagesDir)
+	if err != nil {
+		return nil, err
+	}
+	if old, err := Load(opts.Root, opts.ID); err == nil {
+		if st := old.Status(); st != Stopped {
+			old.Close()
+			return nil, fmt.Errorf("container with id exists: %s (%s)", opts.ID, st)
+		}
+		if err := old.Destroy(false); err != nil {
+			old.Close()
+			return nil, err
+		}
+	}
+	c, err := newStateDir(opts.Root, opts.ID)
+	if err != nil {
+		return nil, err
+	}
+	c.state = &State{ID: opts.ID, Bundle: opts.Bundle, Created: time.Now().UTC(), Config: opts.Config, Creating: true}
+	cg, err := c.setupCgroup(opts.Config)
+	if err != nil {
+		c.abortCreate()
+		return nil, err
+	}
+	if err := c.restoreProcesses(&opts, cg, info); err != nil {
+		c.abortCreate()
+		return nil, err
+	}
+	return c, nil
+}
+
+// restoreProcesses runs CRIU's restore into the container's cgroup, with its
+// root bound from the rootfs, and records the restored init.
+func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, info *checkpointInfo) error {
+	cfg := opts.Config
+	images, work, err := openCriuDirs(opts.Criu, false)
+	if err != nil {
+		return err
+	}
+	defer images.Close()
+	defer work.Close()
+	root, err := bindCriuRoot(c.dir, cfg.Rootfs)
+	if err != nil {
+		return err
+	}
+	defer unbindCriuRoot(c.dir)
+
+	s := &criu.Swrk{Path: opts.Criu.CriuPath, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
+	ro := baseCriuOpts(opts.Criu, images, work, "restore.log")
+	ro.Root = proto.String(root)
+	ro.RstSibling = proto.Bool(true) // the restored init is our child, as a created one is
+	ro.NetworkLock = networkLockOpt(info.NetworkLock)
+	for _, m := range cfg.Mounts {
+		if m.IsBind() {
+			ro.External = append(ro.External, fmt.Sprintf("mnt[%s]:%s", m.Destination, m.Source))
+		}
+	}
+	if cfg.Has("user") {
+		for _, d := range cfg.Devices {
+			ro.External = append(ro.External, fmt.Sprintf("mnt[%s]:%s", d.Path, d.Path))
+		}
+	}
+	for fd, key := range info.Stdio {
+		if key != "" {
+			ro.InheritFd = append(ro.InheritFd, &rpc.InheritFd{Key: proto.String(key), Fd: proto.Int32(int32(fd))})
+		}
+	}
+	for _, t := range externalNamespaces {
+		p := cfg.NamespacePath(t.spec)
+		if p == "" {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("namespace %s %s: %w", t.spec, p, err)
+		}
+		defer f.Close()
+		ro.InheritFd = append(ro.InheritFd, &rpc.InheritFd{Key: proto.String(t.key), Fd: proto.Int32(s.AddFile(f))})
+	}
+	for spec, name := range map[string]string{"ipc": "ipc", "uts": "uts"} {
+		if p := cfg.NamespacePath(spec); p != "" {
+			ro.JoinNs = append(ro.JoinNs, &rpc.JoinNamespace{Ns: proto.String(name), NsFile: proto.String(p)})
+		}
+	}
+	criuPid, err := s.Start()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	// CRIU puts the restored tree in the cgroups it is in itself: ours.
+	if err := cg.Apply(criuPid); err != nil {
+		return fmt.Errorf("move criu into the container's cgroup: %w", err)
+	}
+	if ro.CgRoot, err = cgroupRoots(criuPid); err != nil {
+		return err
+	}
+	var restored int32
+	resp, err := s.Call(rpc.CriuReqType_RESTORE, ro, nil, func(script string, pid int32) error {
+		switch script {
+		case "setup-namespaces":
+			// The namespaces exist, nothing runs yet: the runtime's hooks, as at create.
+			st := c.ociState(Creating)
+			st.Pid = int(pid)
+			if err := runHooks("prestart", cfg.Hooks.Prestart, st); err != nil {
+				return err
+			}
+			return runHooks("createRuntime", cfg.Hooks.CreateRuntime, st)
+		case "post-restore":
+			restored = pid
+		}
+		return nil
+	})
+	if err != nil {
+		return criuFailure(err, work.Name(), "restore.log")
+	}
+	if restored == 0 {
+		restored = resp.GetRestore().GetPid()
+	}
+	if restored <= 0 {
+		return errors.New("criu restore: no pid for the restored init")
+	}
+	st, err := readProcStat(int(restored))
+	if err != nil {
+		return fmt.Errorf("read the restored init's start time: %w", err)
+	}
+	c.state.InitPid, c.state.InitStartTime, c.state.Creating = int(restored), st.StartTime, false
+	return saveState(c.dir, c.state)
+}
+
+// bindCriuRoot binds the rootfs on <state dir>/criu-root: CRIU restores the
+// container's mount tree on top of a mount, not a plain directory. The bind
+// is private so nothing of it propagates to the host's other mounts.
+func bindCriuRoot(stateDir, rootfs string) (string, error) {
+	dir := filepath.Join(stateDir, criuRootDir)
+	if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := unix.Mount(rootfs, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", fmt.Errorf("bind rootfs %s on %s: %w", rootfs, dir, err)
+	}
+	if err := unix.Mount("", dir, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+		unbindCriuRoot(stateDir)
+		return "", fmt.Errorf("make %s private: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// unbindCriuRoot detaches the restore's root bind; a state directory is
+// never removed with the rootfs still bound inside it.
+func unbindCriuRoot(stateDir string) {
+	dir := filepath.Join(stateDir, criuRootDir)
+	for i := 0; i < 8 && unix.Unmount(dir, unix.MNT_DETACH) == nil; i++ { // binds stacked by failed restores
+	}
+	os.Remove(dir)
+}
+
+// cgroupRoots tells CRIU, for each hierarchy, the cgroup to restore the
+// tree into: where the criu process (moved into the container's) is now.
+func cgroupRoots(pid int) ([]*rpc.CgroupRoot, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil, fmt.Errorf("read criu's cgroups: %w", err)
+	}
+	var roots []*rpc.CgroupRoot
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, ctrl := range strings.Split(parts[1], ",") {
+			roots = append(roots, &rpc.CgroupRoot{Ctrl: proto.String(ctrl), Path: proto.String(parts[2])})
+		}
+	}
+	return roots, nil
+}

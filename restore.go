@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+var restoreCommand = &cli.Command{
+	Name:      "restore",
+	Usage:     "restore a container from a previous checkpoint",
+	ArgsUsage: "<container-id>",
+	Flags: append([]cli.Flag{
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the root of the bundle directory (default: the current directory, else the checkpointed one)"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+		&cli.StringFlag{Name: "pid-file", Usage: "file to write the process id to"},
+		&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive the pty master"},
+		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"},
+	}, criuFlags...),
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1); err != nil {
+			return err
+		}
+		opts, err := criuOptions(c)
+		if err != nil {
+			return err
+		}
+		root, err := rootDir(c)
+		if err != nil {
+			return err
+		}
+		bundle, cfg, err := restoreBundle(c, opts.ImagesDir)
+		if err != nil {
+			return err
+		}
+		if c.String("console-socket") != "" {
+			return errors.New("--console-socket: restore of a container with a terminal is not supported by ocirun yet")
+		}
+		detach := c.Bool("detach")
+		var sigc chan os.Signal
+		if !detach {
+			if !c.Bool("no-subreaper") {
+				if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+					return err
+				}
+			}
+			sigc = make(chan os.Signal, 128)
+			signal.Notify(sigc)
+			defer signal.Stop(sigc)
+		}
+		ctr, err := libcontainer.Restore(libcontainer.RestoreOpts{
+			Root: root, ID: c.Args().First(), Bundle: bundle, Config: cfg, Criu: opts,
+			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		})
+		if err != nil {
+			return err
+		}
+		if err := writePidFile(c.String("pid-file"), ctr.State().InitPid); err != nil {
+			ctr.Destroy(true)
+			return err
+		}
+		if detach {
+			ctr.Close()
+			return nil
+		}
+		pid, id := ctr.State().InitPid, ctr.ID()
+		ctr.Close()
+		status := waitForInit(pid, sigc, nil, c.Bool("no-subreaper"))
+		if ctr, err := libcontainer.Load(root, id); err == nil {
+			defer ctr.Close()
+			if err := ctr.Destroy(true); err != nil {
+				return err
+			}
+		}
+		os.Exit(status)
+		return nil
+	},
+}
+
+// restoreBundle is the bundle to restore with: --bundle, else the current
+// directory when it holds a config.json (as runc), else the config that was
+// saved with the checkpoint.
+func restoreBundle(c *cli.Context, images string) (string, *configs.Config, error) {
+	if c.String("bundle") != "" || exists("config.json") {
+		return loadBundle(c)
+	}
+	cfg, bundle, err := libcontainer.ReadCheckpointConfig(images)
+	if err != nil {
+		return "", nil, err
+	}
+	return filepath.Clean(bundle), cfg, nil
+}

@@ -1,0 +1,364 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// criuBinary is the CRIU that works on this kernel: tests/criu/setup.sh
+// finds or unpacks it and `make test` passes it in OCIRUN_CRIU.
+func criuBinary(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("OCIRUN_CRIU")
+	if p == "" {
+		t.Skip("OCIRUN_CRIU is not set: `make test` sets it from tests/criu/setup.sh (a CRIU that passes `criu check` here)")
+	}
+	return p
+}
+
+// criuRT is a runtime whose commands name the test's CRIU.
+func criuRT(t *testing.T) (*rt, func(args ...string) result) {
+	r := newRT(t)
+	criu := criuBinary(t)
+	return r, func(args ...string) result {
+		t.Helper()
+		return r.run(append([]string{"--criu", criu}, args...)...)
+	}
+}
+
+// counterBundle runs a counter that writes to /data/count on a bind mount
+// of a host directory (an external mount for CRIU), with a child process
+// whose container pid it records in /data/child.
+func counterBundle(t *testing.T) (bundleDir, dataDir string) {
+	dataDir = t.TempDir()
+	script := `sleep 100000 & echo $! > /data/child; i=0; while :; do i=$((i+1)); echo $i > /data/count; usleep 50000; done`
+	bundleDir = bundle(t, []string{"sh", "-c", script}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: dataDir, Options: []string{"rbind", "rw"}})
+	})
+	return bundleDir, dataDir
+}
+
+func readCount(t *testing.T, dataDir string) int {
+	t.Helper()
+	data, _ := os.ReadFile(filepath.Join(dataDir, "count"))
+	n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return n
+}
+
+// waitCount waits until the counter reaches at least n and returns it.
+func waitCount(t *testing.T, dataDir string, n int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c := readCount(t, dataDir); c >= n {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counter stuck at %d, waiting for %d", readCount(t, dataDir), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// nsPid is the pid of a host process inside its own pid namespace.
+func nsPid(t *testing.T, pid int) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "NSpid:" {
+			return f[len(f)-1]
+		}
+	}
+	t.Fatalf("no NSpid for %d", pid)
+	return ""
+}
+
+// checkpointStopsCounter checkpoints id into dir and checks that the
+// counter stopped, the images are there and the container is stopped.
+func checkpointStopsCounter(t *testing.T, r *rt, criu func(...string) result, id, dir, dataDir string) int {
+	t.Helper()
+	start := time.Now()
+	if res := criu("checkpoint", "--image-path", dir, id); res.code != 0 {
+		t.Fatalf("checkpoint %s: exit %d: %s", id, res.code, res.stderr)
+	}
+	t.Logf("checkpoint took %v", time.Since(start))
+	if s := r.status(id); s != "stopped" {
+		t.Fatalf("status after checkpoint: %s", s)
+	}
+	for _, img := range []string{"inventory.img", "pstree.img", "mountpoints-*.img", "pages-*.img"} {
+		if m, _ := filepath.Glob(filepath.Join(dir, img)); len(m) == 0 {
+			t.Fatalf("no %s in %s", img, dir)
+		}
+	}
+	stopped := readCount(t, dataDir)
+	time.Sleep(300 * time.Millisecond)
+	if c := readCount(t, dataDir); c != stopped {
+		t.Fatalf("counter went on after checkpoint: %d then %d", stopped, c)
+	}
+	return stopped
+}
+
+// restoreContinues restores id from dir and checks that the counter goes on
+// from where it stopped, with the same pids inside the container.
+func restoreContinues(t *testing.T, r *rt, criu func(...string) result, id, dir, dataDir string, stopped int, child string) {
+	t.Helper()
+	start := time.Now()
+	if res := criu("restore", "-d", "--image-path", dir, "--bundle", filepath.Dir(dir), id); res.code != 0 {
+		t.Fatalf("restore %s: exit %d: %s", id, res.code, res.stderr)
+	}
+	t.Logf("restore took %v", time.Since(start))
+	st := r.state(id)
+	if st["status"] != "running" {
+		t.Fatalf("status after restore: %v", st["status"])
+	}
+	first := readCount(t, dataDir)
+	if first < stopped || first > stopped+20 {
+		t.Fatalf("counter after restore at %d; it stopped at %d (restarted from scratch?)", first, stopped)
+	}
+	waitCount(t, dataDir, stopped+3)
+	pid := int(st["pid"].(float64))
+	if p := nsPid(t, pid); p != "1" {
+		t.Fatalf("restored init is pid %s in its namespace, want 1", p)
+	}
+	// The child the counter started is there under the same container pid.
+	out := r.ok("exec", id, "sh", "-c", "cat /proc/$(cat /data/child)/cmdline | tr '\\0' ' '")
+	if !strings.HasPrefix(out, "sleep 100000") {
+		t.Fatalf("child %s after restore: %q", child, out)
+	}
+}
+
+func TestCheckpointRestore(t *testing.T) {
+	r, criu := criuRT(t)
+	b, data := counterBundle(t)
+	r.ok("run", "-d", "--bundle", b, "ck")
+	waitCount(t, data, 3)
+	child, _ := os.ReadFile(filepath.Join(data, "child"))
+	pid := int(r.state("ck")["pid"].(float64))
+	if p := nsPid(t, pid); p != "1" {
+		t.Fatalf("init is pid %s in its namespace", p)
+	}
+
+	dir1 := filepath.Join(b, "ck1")
+	stopped := checkpointStopsCounter(t, r, criu, "ck", dir1, data)
+	restoreContinues(t, r, criu, "ck", dir1, data, stopped, string(child))
+
+	// The restored container is like any other: pause, resume, exec, and a second checkpoint.
+	r.ok("pause", "ck")
+	if s := r.status("ck"); s != "paused" {
+		t.Fatalf("status after pause: %s", s)
+	}
+	paused := readCount(t, data)
+	time.Sleep(200 * time.Millisecond)
+	if c := readCount(t, data); c != paused {
+		t.Fatalf("counter went on while paused: %d then %d", paused, c)
+	}
+	r.ok("resume", "ck")
+	waitCount(t, data, paused+2)
+	dir2 := filepath.Join(b, "ck2")
+	stopped = checkpointStopsCounter(t, r, criu, "ck", dir2, data)
+
+	// Restore under a new id: the old stopped one stays as it was.
+	restoreContinues(t, r, criu, "ck-new", dir2, data, stopped, string(child))
+	if s := r.status("ck"); s != "stopped" {
+		t.Fatalf("old container after restore under a new id: %s", s)
+	}
+	cg := "/sys/fs/cgroup/pids/ocirun/ck-new"
+	if _, err := os.Stat("/sys/fs/cgroup/pids"); err == nil {
+		procs, err := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+		newPid := strconv.Itoa(int(r.state("ck-new")["pid"].(float64)))
+		if err != nil || !strings.Contains(string(procs), newPid) {
+			t.Fatalf("restored init %s not in its own cgroup %s: %q %v", newPid, cg, procs, err)
+		}
+	}
+	r.ok("kill", "ck-new", "KILL")
+	r.waitStatus("ck-new", "stopped")
+	r.ok("delete", "ck-new")
+	r.ok("delete", "ck")
+	r.assertEmptyRoot()
+	if _, err := os.Stat(cg); err == nil {
+		t.Fatalf("cgroup %s left behind", cg)
+	}
+}
+
+func TestCheckpointLeaveRunning(t *testing.T) {
+	r, criu := criuRT(t)
+	b, data := counterBundle(t)
+	r.ok("run", "-d", "--bundle", b, "lr")
+	waitCount(t, data, 2)
+	dir := filepath.Join(b, "img")
+	before := readCount(t, data)
+	if res := criu("checkpoint", "--leave-running", "--image-path", dir, "lr"); res.code != 0 {
+		t.Fatalf("checkpoint --leave-running: exit %d: %s", res.code, res.stderr)
+	}
+	if s := r.status("lr"); s != "running" {
+		t.Fatalf("status after checkpoint --leave-running: %s", s)
+	}
+	c := readCount(t, data)
+	waitCount(t, data, c+3)
+	if m, _ := filepath.Glob(filepath.Join(dir, "pages-*.img")); len(m) == 0 {
+		t.Fatalf("no memory pages written to %s", dir)
+	}
+	// The images restore after the original is gone.
+	r.ok("delete", "--force", "lr")
+	restoreContinues(t, r, criu, "lr", dir, data, before, "")
+	r.ok("delete", "--force", "lr")
+}
+
+func TestCheckpointTCP(t *testing.T) {
+	r, criu := criuRT(t)
+	data := t.TempDir()
+	// A listening server (its stdin a pipe that never ends, or nc leaves),
+	// and a client connected to it through a fifo that the init holds open:
+	// an established loopback connection.
+	script := `ip link set lo up && mkfifo /tmp/f && (sleep 100000 | nc -l -p 8080 > /data/got &) && usleep 200000 &&
+		(nc 127.0.0.1 8080 < /tmp/f &) && exec 3>/tmp/f && echo ready > /data/ready && exec sleep 100000`
+	b := bundle(t, []string{"sh", "-c", script}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "rw"}},
+			specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+		caps := append(s.Process.Capabilities.Bounding, "CAP_NET_ADMIN")
+		s.Process.Capabilities.Bounding, s.Process.Capabilities.Effective, s.Process.Capabilities.Permitted = caps, caps, caps
+	})
+	r.ok("run", "-d", "--bundle", b, "tcp")
+	deadline := time.Now().Add(10 * time.Second)
+	for !exists(filepath.Join(data, "ready")) {
+		if time.Now().After(deadline) {
+			t.Fatal("the container's server and client did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir := filepath.Join(b, "img")
+	// Without --tcp-established CRIU refuses, and says why.
+	res := criu("checkpoint", "--image-path", dir, "tcp")
+	if res.code == 0 || !strings.Contains(res.stderr, "dump.log") || !strings.Contains(res.stderr, "tcp-established") {
+		t.Fatalf("checkpoint of an established connection without --tcp-established: exit %d: %s", res.code, res.stderr)
+	}
+	if s := r.status("tcp"); s != "running" {
+		t.Fatalf("a failed checkpoint left the container %s", s)
+	}
+	if res := criu("checkpoint", "--tcp-established", "--image-path", dir, "tcp"); res.code != 0 {
+		t.Fatalf("checkpoint --tcp-established: exit %d: %s", res.code, res.stderr)
+	}
+	if res := criu("restore", "-d", "--tcp-established", "--image-path", dir, "--bundle", b, "tcp"); res.code != 0 {
+		t.Fatalf("restore --tcp-established: exit %d: %s", res.code, res.stderr)
+	}
+	// Data written into the restored connection reaches the restored server.
+	r.ok("exec", "tcp", "sh", "-c", "echo through-the-restored-connection > /tmp/f")
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		got, _ := os.ReadFile(filepath.Join(data, "got"))
+		if strings.Contains(string(got), "through-the-restored-connection") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server got %q", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.ok("delete", "--force", "tcp")
+}
+
+func TestCheckpointPreDump(t *testing.T) {
+	r, criu := criuRT(t)
+	b, data := counterBundle(t)
+	r.ok("run", "-d", "--bundle", b, "pre")
+	waitCount(t, data, 2)
+	res := criu("checkpoint", "--pre-dump", "--image-path", filepath.Join(b, "pre"), "pre")
+	if res.code != 0 && strings.Contains(res.stderr, "does not track dirty memory") {
+		if s := r.status("pre"); s != "running" {
+			t.Fatalf("a refused pre-dump left the container %s", s)
+		}
+		t.Skip("pre-dump needs soft-dirty memory tracking, which this kernel does not have (criu check --all: Dirty tracking is OFF); the refusal is checked")
+	}
+	if res.code != 0 {
+		t.Fatalf("pre-dump: exit %d: %s", res.code, res.stderr)
+	}
+	if s := r.status("pre"); s != "running" {
+		t.Fatalf("status after pre-dump: %s", s)
+	}
+	dir := filepath.Join(b, "final")
+	if res := criu("checkpoint", "--parent-path", "../pre", "--image-path", dir, "pre"); res.code != 0 {
+		t.Fatalf("dump after pre-dump: exit %d: %s", res.code, res.stderr)
+	}
+	stopped := readCount(t, data)
+	restoreContinues(t, r, criu, "pre", dir, data, stopped, "")
+	r.ok("delete", "--force", "pre")
+}
+
+func TestCheckpointRefusals(t *testing.T) {
+	r, criu := criuRT(t)
+	b := bundle(t, []string{"true"}, nil)
+	r.ok("run", "--keep", "--bundle", b, "done")
+	res := criu("checkpoint", "--image-path", filepath.Join(b, "img"), "done")
+	if res.code == 0 || !strings.Contains(res.stderr, "container not running") {
+		t.Fatalf("checkpoint of a stopped container: exit %d: %s", res.code, res.stderr)
+	}
+	r.ok("delete", "done")
+	b2 := bundle(t, []string{"sleep", "100"}, nil)
+	r.ok("create", "--bundle", b2, "made")
+	if res := criu("checkpoint", "--image-path", filepath.Join(b, "img"), "made"); res.code == 0 || !strings.Contains(res.stderr, "start it first") {
+		t.Fatalf("checkpoint of a created container: exit %d: %s", res.code, res.stderr)
+	}
+	for _, bad := range [][]string{{"--manage-cgroups-mode", "sometimes"}, {"--empty-ns", "nope"}, {"--page-server", "nohost"}, {"--status-fd", "x"}} {
+		res := criu(append(append([]string{"checkpoint"}, bad...), "made")...)
+		if res.code == 0 || !strings.Contains(res.stderr, bad[0]) {
+			t.Errorf("checkpoint %v: exit %d: %q", bad, res.code, res.stderr)
+		}
+	}
+	r.ok("delete", "--force", "made")
+	if res := r.run("--criu", "/nonexistent/criu", "checkpoint", "x"); res.code == 0 || !strings.Contains(res.stderr, "does not exist") {
+		t.Fatalf("checkpoint of a missing container: exit %d: %s", res.code, res.stderr)
+	}
+	// Restore from a directory without a checkpoint, and from images with
+	// a broken process tree: clear errors naming CRIU's log, nothing left.
+	empty := t.TempDir()
+	if res := criu("restore", "-d", "--image-path", empty, "--bundle", b, "none"); res.code == 0 || !strings.Contains(res.stderr, "no ocirun checkpoint") {
+		t.Fatalf("restore from an empty directory: exit %d: %s", res.code, res.stderr)
+	}
+	bc, data := counterBundle(t)
+	r.ok("run", "-d", "--bundle", bc, "broken")
+	waitCount(t, data, 2)
+	dir := filepath.Join(bc, "img")
+	if res := criu("checkpoint", "--image-path", dir, "broken"); res.code != 0 {
+		t.Fatalf("checkpoint: %s", res.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pstree.img"), []byte("not an image"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = criu("restore", "-d", "--image-path", dir, "--bundle", bc, "broken")
+	if res.code == 0 || !strings.Contains(res.stderr, filepath.Join(dir, "restore.log")) {
+		t.Fatalf("restore of broken images: exit %d: %s", res.code, res.stderr)
+	}
+	if out, _ := exec.Command("sh", "-c", "grep -c criu-root /proc/self/mountinfo").Output(); strings.TrimSpace(string(out)) != "0" {
+		t.Fatalf("a failed restore left its root bind mounted: %s", out)
+	}
+	if !strings.Contains(res.stderr, "criu restore failed") {
+		t.Fatalf("restore error does not say what failed: %s", res.stderr)
+	}
+	r.ok("delete", "--force", "broken") // the checkpointed one, stopped
+	r.assertEmptyRoot()
+}
+
+func TestFeaturesCheckpoint(t *testing.T) {
+	r, criu := criuRT(t)
+	if out := criu("features").stdout; !strings.Contains(out, `"org.opencontainers.runc.checkpoint.enabled": "true"`) {
+		t.Fatalf("features with a working CRIU: %s", out)
+	}
+	if out := r.ok("--criu", "/nonexistent/criu", "features"); !strings.Contains(out, `"org.opencontainers.runc.checkpoint.enabled": "false"`) {
+		t.Fatalf("features without CRIU: %s", out)
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
