@@ -5,7 +5,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0-dev)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all deps build rootfs demo test vm-test validate bench criu-test lint clean
+.PHONY: all deps build rootfs demo test vm-test validate bench criu-test criu-times lint clean
 
 all: build
 
@@ -40,6 +40,10 @@ test: deps build rootfs lint
 
 criu-test: deps build rootfs
 	OCIRUN_BINARY=$(CURDIR)/ocirun OCIRUN_CRIU=$$(./tests/criu/setup.sh) $(GO) test -count=1 -run 'Checkpoint' -v ./tests/
+
+# Checkpoint and restore times of ocirun and runc with the same CRIU.
+criu-times: deps
+	./tests/criu/times.sh
 
 vm-test: deps rootfs
 	./tests/vm/run.sh
