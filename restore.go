@@ -41,8 +41,17 @@ var restoreCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		if c.String("console-socket") != "" {
-			return errors.New("--console-socket: restore of a container with a terminal is not supported by ocirun yet")
+		var console *os.File
+		switch sock := c.String("console-socket"); {
+		case sock != "" && !cfg.Process.Terminal:
+			return errors.New("cannot use console socket if ocirun will not detach or allocate tty")
+		case sock != "":
+			if console, err = dialConsoleSocket(sock); err != nil {
+				return err
+			}
+			defer console.Close()
+		case cfg.Process.Terminal:
+			return errors.New("restore of a container with a terminal needs --console-socket: the new pty master goes there")
 		}
 		detach := c.Bool("detach")
 		var sigc chan os.Signal
@@ -58,7 +67,7 @@ var restoreCommand = &cli.Command{
 		}
 		ctr, err := libcontainer.Restore(libcontainer.RestoreOpts{
 			Root: root, ID: c.Args().First(), Bundle: bundle, Config: cfg, Criu: opts,
-			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, ConsoleSocket: console,
 		})
 		if err != nil {
 			return err

@@ -66,9 +66,6 @@ func (c *Container) Checkpoint(opts *CriuOpts) error {
 		return fmt.Errorf("cannot checkpoint a %s container: start it first", st)
 	}
 	cfg := c.state.Config
-	if cfg.Process != nil && cfg.Process.Terminal {
-		return errors.New("cannot checkpoint a container with a terminal: not supported by ocirun yet")
-	}
 	if opts.PreDump {
 		ok, err := criu.MemTrack(opts.CriuPath)
 		if err != nil {

@@ -46,9 +46,8 @@ func setupConsole(sockFd int, p *configs.Process, devConsole bool) error {
 			return err
 		}
 	}
-	rights := unix.UnixRights(int(master.Fd()))
-	if err := unix.Sendmsg(sockFd, []byte("/dev/ptmx"), rights, nil, 0); err != nil {
-		return fmt.Errorf("send pty master to console socket: %w", err)
+	if err := sendConsoleMaster(sockFd, master); err != nil {
+		return err
 	}
 	unix.Close(sockFd)
 	if err := unix.IoctlSetInt(slaveFd, unix.TIOCSCTTY, 0); err != nil {
@@ -102,4 +101,14 @@ func openPeer(master *os.File) (int, error) {
 		return -1, errno
 	}
 	return int(fd), nil
+}
+
+// sendConsoleMaster passes a pty master over a --console-socket connection,
+// named as runc names it.
+func sendConsoleMaster(sockFd int, master *os.File) error {
+	rights := unix.UnixRights(int(master.Fd()))
+	if err := unix.Sendmsg(sockFd, []byte("/dev/ptmx"), rights, nil, 0); err != nil {
+		return fmt.Errorf("send pty master to console socket: %w", err)
+	}
+	return nil
 }

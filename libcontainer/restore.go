@@ -26,6 +26,8 @@ type RestoreOpts struct {
 	Criu   *CriuOpts
 	// The restored process's stdio where it was a pipe or a host file at dump.
 	Stdin, Stdout, Stderr *os.File
+	// ConsoleSocket receives the new pty master of a container with a terminal.
+	ConsoleSocket *os.File
 }
 
 // criuRootDir is where the rootfs is bound in the state directory for CRIU
@@ -39,8 +41,8 @@ func Restore(opts RestoreOpts) (*Container, error) {
 	if err := ValidateID(opts.ID); err != nil {
 		return nil, err
 	}
-	if opts.Config.Process != nil && opts.Config.Process.Terminal {
-		return nil, errors.New("cannot restore a container with a terminal: not supported by ocirun yet")
+	if opts.Config.Process != nil && opts.Config.Process.Terminal && opts.ConsoleSocket == nil {
+		return nil, errors.New("restore of a container with a terminal needs --console-socket: the new pty master goes there")
 	}
 	info, err := readCheckpointInfo(opts.Criu.ImagesDir)
 	if err != nil {
@@ -139,18 +141,24 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 		return err
 	}
 	var restored int32
-	resp, err := s.Call(rpc.CriuReqType_RESTORE, ro, nil, func(script string, pid int32) error {
-		switch script {
+	resp, err := s.Call(rpc.CriuReqType_RESTORE, ro, nil, func(n *criu.Notification) error {
+		switch n.Script {
 		case "setup-namespaces":
 			// The namespaces exist, nothing runs yet: the runtime's hooks, as at create.
 			st := c.ociState(Creating)
-			st.Pid = int(pid)
+			st.Pid = int(n.Pid)
 			if err := runHooks("prestart", cfg.Hooks.Prestart, st); err != nil {
 				return err
 			}
 			return runHooks("createRuntime", cfg.Hooks.CreateRuntime, st)
+		case "orphan-pts-master":
+			// The terminal's slave came back with a new master: it goes where create's went.
+			if len(n.Files) != 1 || opts.ConsoleSocket == nil {
+				return errors.New("a pty master arrived, but there is no console socket to send it to")
+			}
+			return sendConsoleMaster(int(opts.ConsoleSocket.Fd()), n.Files[0])
 		case "post-restore":
-			restored = pid
+			restored = n.Pid
 		}
 		return nil
 	})

@@ -267,6 +267,63 @@ func TestCheckpointTCP(t *testing.T) {
 	r.ok("delete", "--force", "tcp")
 }
 
+// A container with a terminal: CRIU restores the pty slave with a new
+// master, which goes to restore's console socket, and the shell in the
+// container reads and writes through it as before.
+func TestCheckpointTerminal(t *testing.T) {
+	r, criu := criuRT(t)
+	data := t.TempDir()
+	b := bundle(t, []string{"sh", "-c", `while read line; do echo "got:$line"; echo "$line" > /data/line; done`}, func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "rw"}})
+	})
+	sock, got := consoleSocket(t)
+	r.ok("run", "-d", "--console-socket", sock, "--bundle", b, "term")
+	typeLine(t, receiveMaster(t, got), data, "before")
+	dir := filepath.Join(b, "img")
+	if res := criu("checkpoint", "--image-path", dir, "term"); res.code != 0 {
+		t.Fatalf("checkpoint of a terminal container: exit %d: %s", res.code, res.stderr)
+	}
+	if res := criu("restore", "-d", "--image-path", dir, "--bundle", b, "term"); res.code == 0 || !strings.Contains(res.stderr, "console-socket") {
+		t.Fatalf("restore of a terminal container without a console socket: exit %d: %s", res.code, res.stderr)
+	}
+	if res := criu("restore", "-d", "--console-socket", sock, "--image-path", dir, "--bundle", b, "term"); res.code != 0 {
+		t.Fatalf("restore with --console-socket: exit %d: %s", res.code, res.stderr)
+	}
+	typeLine(t, receiveMaster(t, got), data, "after")
+	r.ok("delete", "--force", "term")
+}
+
+// typeLine types a line on the pty master and waits for the container's
+// shell to echo it back and write it to /data/line.
+func typeLine(t *testing.T, master *os.File, data, line string) {
+	t.Helper()
+	if _, err := master.Write([]byte(line + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	master.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var out []byte
+	buf := make([]byte, 1024)
+	for !strings.Contains(string(out), "got:"+line) {
+		n, err := master.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			t.Fatalf("read the terminal: %v (so far %q)", err, out)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, _ := os.ReadFile(filepath.Join(data, "line"))
+		if strings.TrimSpace(string(got)) == line {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container read %q from its terminal, want %q", got, line)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestCheckpointPreDump(t *testing.T) {
 	r, criu := criuRT(t)
 	b, data := counterBundle(t)

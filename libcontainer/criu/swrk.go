@@ -74,9 +74,18 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("criu %s: %s", e.Op, msg)
 }
 
-// Notify is called for each notification CRIU sends ("setup-namespaces",
-// "post-restore", ...) with the pid it names; an error aborts the request.
-type Notify func(script string, pid int32) error
+// Notification is one message CRIU sends while it works: the script name
+// ("setup-namespaces", "post-restore", "orphan-pts-master", ...), the pid it
+// names, and the files that came with it (the new pty master of a restored
+// terminal). Call closes the files after the callback.
+type Notification struct {
+	Script string
+	Pid    int32
+	Files  []*os.File
+}
+
+// Notify is called for each notification; an error aborts the request.
+type Notify func(n *Notification) error
 
 // Call sends one request and answers CRIU's notifications until the final
 // response, which it returns.
@@ -89,7 +98,7 @@ func (s *Swrk) Call(typ rpc.CriuReqType, opts *rpc.CriuOpts, features *rpc.CriuF
 		opts.NotifyScripts = proto.Bool(true)
 	}
 	req := &rpc.CriuReq{Type: &typ, Opts: opts, Features: features}
-	buf := make([]byte, 64<<10)
+	buf, oob := make([]byte, 64<<10), make([]byte, unix.CmsgSpace(4*4))
 	for {
 		data, err := proto.Marshal(req)
 		if err != nil {
@@ -98,13 +107,27 @@ func (s *Swrk) Call(typ rpc.CriuReqType, opts *rpc.CriuOpts, features *rpc.CriuF
 		if _, err := s.sock.Write(data); err != nil {
 			return nil, fmt.Errorf("criu %s: send request: %w", op, err)
 		}
-		n, err := s.sock.Read(buf)
+		n, files, err := s.recv(buf, oob)
 		if err != nil {
 			return nil, fmt.Errorf("criu %s: read answer (did criu die?): %w", op, err)
 		}
 		resp := &rpc.CriuResp{}
 		if err := proto.Unmarshal(buf[:n], resp); err != nil {
+			for _, f := range files {
+				f.Close()
+			}
 			return nil, fmt.Errorf("criu %s: decode answer: %w", op, err)
+		}
+		nt := &Notification{Script: resp.GetNotify().GetScript(), Pid: resp.GetNotify().GetPid(), Files: files}
+		err = nil
+		if resp.GetSuccess() && resp.GetType() == rpc.CriuReqType_NOTIFY && notify != nil {
+			err = notify(nt)
+		}
+		for _, f := range files {
+			f.Close()
+		}
+		if err != nil {
+			return resp, fmt.Errorf("criu %s: %s: %w", op, nt.Script, err)
 		}
 		if !resp.GetSuccess() {
 			return resp, &Error{Op: op, Msg: resp.GetCrErrmsg(), Errno: resp.GetCrErrno()}
@@ -115,14 +138,41 @@ func (s *Swrk) Call(typ rpc.CriuReqType, opts *rpc.CriuOpts, features *rpc.CriuF
 			}
 			return resp, nil
 		}
-		nt := resp.GetNotify()
-		if notify != nil {
-			if err := notify(nt.GetScript(), nt.GetPid()); err != nil {
-				return resp, fmt.Errorf("criu %s: %s: %w", op, nt.GetScript(), err)
-			}
-		}
 		notifyType := rpc.CriuReqType_NOTIFY
 		req = &rpc.CriuReq{Type: &notifyType, NotifySuccess: proto.Bool(true)}
+	}
+}
+
+// recv reads one message and the files passed with it.
+func (s *Swrk) recv(buf, oob []byte) (int, []*os.File, error) {
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(int(s.sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		if n == 0 {
+			return 0, nil, errors.New("criu closed the connection")
+		}
+		var files []*os.File
+		if oobn > 0 {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return 0, nil, fmt.Errorf("parse passed fds: %w", err)
+			}
+			for i := range msgs {
+				fds, err := unix.ParseUnixRights(&msgs[i])
+				if err != nil {
+					continue
+				}
+				for _, fd := range fds {
+					files = append(files, os.NewFile(uintptr(fd), "criu-passed-fd"))
+				}
+			}
+		}
+		return n, files, nil
 	}
 }
 
