@@ -146,7 +146,9 @@ func (c *Container) Checkpoint(opts *CriuOpts) error {
 	if err != nil {
 		return criuFailure(err, work.Name(), "dump.log")
 	}
-	if closeErr != nil {
+	// After a pre-dump CRIU waits for the next request of the series and
+	// exits non-zero when the socket closes instead: that is not a failure.
+	if closeErr != nil && !opts.PreDump {
 		return closeErr
 	}
 	if !opts.LeaveRunning && !opts.PreDump {

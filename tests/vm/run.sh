@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${OCIRUN_VM_CACHE:-$repo/.cache/vm}
-run=${1:-'TestCgroup|TestRunHelloBundle|TestExec$|TestLifecycle|TestSeccompNotify'}
+run=${1:-'TestCgroup|TestRunHelloBundle|TestExec$|TestLifecycle|TestSeccompNotify|TestCheckpointPreDump'}
 export PATH=$PATH:/usr/local/go/bin
 mkdir -p "$cache"
 
@@ -63,7 +63,13 @@ if ! [ -f "$initrd" ] || [ "$here/run.sh" -nt "$initrd" ] || [ "$here/init.sh" -
 		done_mods[$path]=1
 		order+=("$path")
 	}
-	for m in virtio_pci 9pnet 9pnet_virtio netfs fscache 9p overlay veth llc stp bridge loop; do add_mod "$m"; done
+	# netfilter for CRIU's network lock (iptables-nft: nf_tables, nft_compat, xt_mark;
+	# libcrc32c needs a crc32c implementation loaded first), and the socket diag modules and tun that
+	# CRIU inspects a process tree with
+	for m in virtio_pci 9pnet 9pnet_virtio netfs fscache 9p overlay veth llc stp bridge loop \
+		crc32c_generic nf_tables nft_compat xt_mark unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag raw_diag tun; do
+		add_mod "$m"
+	done
 	: > "$root/modules/order"
 	for p in "${order[@]}"; do
 		cp "$moddir/$p" "$root/modules/"
@@ -81,6 +87,14 @@ fi
 gcc -static -O2 -o "$cache/probe" "$repo/tests/helpers/probe.c"
 out=$(mktemp -d)
 echo "$run" > "$out/run"
+# CRIU for the checkpoint tests: its private prefix is patched to its own
+# absolute path, so the guest copies it to the same path. The guest's kernel
+# (Debian's 6.1) tracks dirty memory, which this host's does not: pre-dumps
+# are tested there.
+if criu=$("$here/../criu/setup.sh" 2>/dev/null); then
+	echo "$criu" > "$out/criu"
+	case $criu in "$repo"/*) echo "${criu#"$repo"/}" > "$out/criu-in-repo" ;; esac
+fi
 
 # 4. Boot. KVM where it is an ordinary one; this host's /dev/kvm is nested PVM,
 #    which boots only PVM-built guest kernels, so TCG there.
