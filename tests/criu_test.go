@@ -1,11 +1,14 @@
 package tests
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -453,4 +456,56 @@ func criuLogTail(stderr string) string {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// A restore joins the network namespace the config names again (CRIU's
+// external namespace) and runs the prestart and createRuntime hooks with
+// the restored init's pid, as create does.
+func TestRestoreJoinedNetnsAndHooks(t *testing.T) {
+	r, criu := criuRT(t)
+	name := fmt.Sprintf("ocirun-ck-%d", time.Now().UnixNano())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add (iproute2): %v: %s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", name).Run()
+	nsPath := "/var/run/netns/" + name
+	var nsIno string
+	if fi, err := os.Stat(nsPath); err == nil {
+		nsIno = fmt.Sprint(fi.Sys().(*syscall.Stat_t).Ino)
+	}
+	b, data := counterBundle(t)
+	hooks := t.TempDir()
+	spec := readSpec(t, b)
+	for i, n := range spec.Linux.Namespaces {
+		if n.Type == specs.NetworkNamespace {
+			spec.Linux.Namespaces[i].Path = nsPath
+		}
+	}
+	spec.Hooks = &specs.Hooks{
+		Prestart:      []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + hooks + "/prestart"}}},
+		CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + hooks + "/createRuntime"}}},
+	}
+	writeSpec(t, b, spec)
+	r.ok("run", "-d", "--bundle", b, "joined")
+	waitCount(t, data, 2)
+	os.Remove(filepath.Join(hooks, "prestart"))
+	os.Remove(filepath.Join(hooks, "createRuntime"))
+	dir := filepath.Join(b, "img")
+	stopped := checkpointStopsCounter(t, r, criu, "joined", dir, data)
+	restoreContinues(t, r, criu, "joined", dir, data, stopped, "")
+	pid := int(r.state("joined")["pid"].(float64))
+	if got := readlink(t, pid, "ns/net"); got != "net:["+nsIno+"]" {
+		t.Fatalf("restored init's network namespace %s, want the joined one net:[%s]", got, nsIno)
+	}
+	for _, h := range []string{"prestart", "createRuntime"} {
+		var st map[string]any
+		data, err := os.ReadFile(filepath.Join(hooks, h))
+		if err != nil || json.Unmarshal(data, &st) != nil {
+			t.Fatalf("%s hook did not run at restore: %q %v", h, data, err)
+		}
+		if st["id"] != "joined" || int(st["pid"].(float64)) != pid {
+			t.Fatalf("%s hook state %v; want id joined, pid %d", h, st, pid)
+		}
+	}
+	r.ok("delete", "--force", "joined")
 }
