@@ -44,13 +44,20 @@ func prepareRootfs(cfg *configs.Config) error {
 }
 
 // initialPropagation is what "/" becomes before anything is mounted: the
-// config's rootfsPropagation, except that a shared root waits until after
-// pivot_root (which refuses shared mounts) and the default is rslave.
+// config's rootfsPropagation, except that a shared or unbindable root waits
+// until after pivot_root (pivot_root refuses shared mounts, and the rootfs
+// cannot be bound onto itself from an unbindable mount); the default is rslave.
 func initialPropagation(p int) uintptr {
-	if p == 0 || p&unix.MS_SHARED != 0 {
+	if p == 0 || p&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
 		return unix.MS_SLAVE | unix.MS_REC
 	}
 	return uintptr(p)
+}
+
+// finalPropagation is what "/" still needs after pivot_root: a shared or
+// unbindable rootfsPropagation, which initialPropagation left for later.
+func finalPropagation(p int) (uintptr, bool) {
+	return uintptr(p), p&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0
 }
 
 func hasDevpts(cfg *configs.Config) bool {
@@ -77,8 +84,8 @@ func enterRootfs(cfg *configs.Config, noPivot bool) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Propagation&unix.MS_SHARED != 0 {
-		if err := unix.Mount("", "/", "", uintptr(cfg.Propagation), ""); err != nil {
+	if flags, ok := finalPropagation(cfg.Propagation); ok {
+		if err := unix.Mount("", "/", "", flags, ""); err != nil {
 			return fmt.Errorf("set rootfsPropagation on /: %w", err)
 		}
 	}

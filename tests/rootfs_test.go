@@ -52,6 +52,14 @@ func TestRootfs(t *testing.T) {
 		{"rootfsPropagation", "awk '$5==\"/\"' /proc/self/mountinfo | grep -o 'shared:[0-9]*' | cut -d: -f1", func(s *specs.Spec) {
 			s.Linux.RootfsPropagation = "rshared"
 		}, "shared"},
+		// The rootfs is bound onto itself before pivot_root, which an
+		// unbindable "/" would refuse: unbindable is applied after pivot.
+		{"unbindable rootfsPropagation", "awk '$5==\"/\"' /proc/self/mountinfo | grep -o unbindable", func(s *specs.Spec) {
+			s.Linux.RootfsPropagation = "unbindable"
+		}, "unbindable"},
+		{"private rootfsPropagation", "awk '$5==\"/\"' /proc/self/mountinfo | grep -cE 'shared:|master:|unbindable'; true", func(s *specs.Spec) {
+			s.Linux.RootfsPropagation = "rprivate"
+		}, "0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
