@@ -21,10 +21,17 @@ type execProcess struct {
 	path     string
 	args     []string
 	env      []string
-	notifyFd int // the seccomp notify fd for the listener, or -1
+	rlimits  []configs.Rlimit // set at exec: they would bind ocirun's own Go runtime too
+	notifyFd int              // the seccomp notify fd for the listener, or -1
 }
 
+// exec sets the rlimits and execs. The rlimits come last because they limit
+// ocirun's init as much as the process: an RLIMIT_AS below the Go runtime's
+// address space (about 1.5 GiB here) made every later allocation fail.
 func (p *execProcess) exec() error {
+	if err := setRlimits(p.rlimits); err != nil {
+		return err
+	}
 	if err := unix.Exec(p.path, p.args, p.env); err != nil {
 		return fmt.Errorf("exec %q: %w", p.args[0], err)
 	}
@@ -36,7 +43,9 @@ func (p *execProcess) exec() error {
 // than the process will.
 func prepareProcess(cfg *configs.Config, preserveFds int) (*execProcess, error) {
 	p := cfg.Process
-	if err := setRlimits(p.Rlimits); err != nil {
+	// Raising a hard limit needs CAP_SYS_RESOURCE, which the process may not
+	// keep: raise now, set the exact limits at exec.
+	if err := raiseHardRlimits(p.Rlimits); err != nil {
 		return nil, err
 	}
 	if cfg.Personality != nil {
@@ -69,7 +78,7 @@ func prepareProcess(cfg *configs.Config, preserveFds int) (*execProcess, error) 
 	if err := applyAppArmor(p.ApparmorProfile); err != nil {
 		return nil, err
 	}
-	proc := &execProcess{path: path, args: p.Args, env: env, notifyFd: -1}
+	proc := &execProcess{path: path, args: p.Args, env: env, rlimits: p.Rlimits, notifyFd: -1}
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
 	// while we still have it. With it, load it as late as we can.
 	if !p.NoNewPrivileges {
@@ -103,14 +112,38 @@ func (p *execProcess) loadSeccomp(c *configs.Seccomp) error {
 	return nil
 }
 
-// setRlimits goes through syscall.Setrlimit so Go forgets the RLIMIT_NOFILE
-// it raised at start-up instead of restoring it at exec.
+// raiseHardRlimits raises the hard limits the config puts above ours, soft
+// limits unchanged, so that setRlimits can later run without privileges.
+func raiseHardRlimits(rl []configs.Rlimit) error {
+	for _, r := range rl {
+		var cur syscall.Rlimit
+		if err := syscall.Getrlimit(r.Type, &cur); err != nil {
+			return fmt.Errorf("get rlimit %d: %w", r.Type, err)
+		}
+		if r.Hard <= cur.Max {
+			continue
+		}
+		if err := setRlimit(r.Type, cur.Cur, r.Hard); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func setRlimits(rl []configs.Rlimit) error {
 	for _, r := range rl {
-		lim := &syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := syscall.Setrlimit(r.Type, lim); err != nil {
-			return fmt.Errorf("set rlimit %d (soft %d, hard %d): %w", r.Type, r.Soft, r.Hard, err)
+		if err := setRlimit(r.Type, r.Soft, r.Hard); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// setRlimit goes through syscall.Setrlimit so Go forgets the RLIMIT_NOFILE
+// it raised at start-up instead of restoring it at exec.
+func setRlimit(typ int, soft, hard uint64) error {
+	if err := syscall.Setrlimit(typ, &syscall.Rlimit{Cur: soft, Max: hard}); err != nil {
+		return fmt.Errorf("set rlimit %d (soft %d, hard %d): %w", typ, soft, hard, err)
 	}
 	return nil
 }

@@ -52,6 +52,18 @@ func TestProcessAttributes(t *testing.T) {
 		{"rlimits", "ulimit -n; ulimit -Hn; ulimit -c", func(s *specs.Spec) {
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 200, Hard: 300}, {Type: "RLIMIT_CORE", Soft: 0, Hard: 0}}
 		}, "200\n300\n0"},
+		// The limits bind ocirun's init too until the exec: an address space
+		// below the Go runtime's made building the seccomp filter fail.
+		{"rlimit below ocirun's own address space", "ulimit -v; ulimit -Hv", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_AS", Soft: 1 << 30, Hard: 2 << 30}}
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno,
+				Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+				Syscalls:      []specs.LinuxSyscall{{Names: allSyscallsUpTo(t, 334), Action: specs.ActAllow}}}
+		}, "1048576\n2097152"},
+		{"rlimits for a non-root user", "ulimit -n; ulimit -Hn", func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 150}}
+		}, "100\n150"},
 		{"no_new_privs", "grep NoNewPrivs /proc/self/status | cut -f2", nil, "1"},
 		{"no_new_privs off", "grep NoNewPrivs /proc/self/status | cut -f2", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, "0"},
 		{"oom score", "cat /proc/self/oom_score_adj", func(s *specs.Spec) { v := 500; s.Process.OOMScoreAdj = &v }, "500"},
