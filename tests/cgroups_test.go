@@ -100,6 +100,28 @@ func TestCgroupMemoryLimitAndOOMEvent(t *testing.T) {
 	r.ok("delete", "--force", "oom")
 }
 
+// kernelTCP is still a v1 limit (memory.kmem.tcp.limit_in_bytes); the kernel
+// memory limit is gone from 6.x kernels and only warned about.
+func TestCgroupMemoryKernelTCP(t *testing.T) {
+	r := newRT(t)
+	tcp, kernel := int64(16<<20), int64(64<<20)
+	b := bundle(t, []string{"sleep", "3600"}, func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{KernelTCP: &tcp, Kernel: &kernel} //nolint:staticcheck // the deprecated field is what is tested
+	})
+	res := r.run("run", "-d", "--bundle", b, "val-kmemtcp")
+	if res.code != 0 || !strings.Contains(res.stderr, "memory.kernel is ignored") {
+		t.Fatalf("exit %d, stderr %q", res.code, res.stderr)
+	}
+	if hostIsV2(t, "memory") {
+		if !strings.Contains(res.stderr, "kernelTCP is ignored") {
+			t.Fatalf("no warning for kernelTCP on v2: %q", res.stderr)
+		}
+	} else if got := cgFile(t, "val-kmemtcp", "memory", "memory.kmem.tcp.limit_in_bytes", ""); got != strconv.FormatInt(tcp, 10) {
+		t.Fatalf("memory.kmem.tcp.limit_in_bytes %s", got)
+	}
+	r.ok("delete", "--force", "val-kmemtcp")
+}
+
 func TestCgroupPidsLimit(t *testing.T) {
 	r := newRT(t)
 	limit := int64(8)

@@ -8,6 +8,7 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -270,6 +271,10 @@ func inheritCpuset(parent, dir, mountpoint string) error {
 func writeFile(dir, file, value string) error {
 	p := filepath.Join(dir, file)
 	if err := os.WriteFile(p, []byte(value), 0); err != nil {
+		// cgroupfs refuses to create a file it does not have with EACCES: say what it means.
+		if _, serr := os.Stat(p); errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("write %q to %s: this kernel has no such cgroup file", value, p)
+		}
 		return fmt.Errorf("write %q to %s: %w", value, p, unwrap(err))
 	}
 	return nil

@@ -65,8 +65,11 @@ func (m *Manager) Set(r *configs.Resources) error {
 			}
 		}
 	}
-	if r.Memory != nil && (r.Memory.Kernel != nil || r.Memory.KernelTCP != nil) {
-		slog.Warn("linux.resources.memory.kernel and kernelTCP are ignored: the kernel no longer supports kernel memory limits")
+	if r.Memory != nil && r.Memory.Kernel != nil {
+		slog.Warn("linux.resources.memory.kernel is ignored: kernels since 6.0 have no kernel memory limit")
+	}
+	if r.Memory != nil && r.Memory.KernelTCP != nil && m.v1Dir("memory") == "" {
+		slog.Warn("linux.resources.memory.kernelTCP is ignored: cgroup v2 has no separate TCP buffer limit (memory.max counts it)")
 	}
 	return nil
 }

@@ -48,8 +48,10 @@ func (m *Manager) memoryV1(r *configs.Resources) error {
 			return err
 		}
 	}
+	// kmem.tcp still limits TCP buffers on v1; kmem.limit_in_bytes is ignored since 6.x (see Set).
 	if err := writeSettings(dir, intSetting("memory.soft_limit_in_bytes", mem.Reservation),
-		uintSetting("memory.swappiness", mem.Swappiness)); err != nil {
+		uintSetting("memory.swappiness", mem.Swappiness),
+		intSetting("memory.kmem.tcp.limit_in_bytes", mem.KernelTCP)); err != nil {
 		return err
 	}
 	if mem.DisableOOMKiller != nil && *mem.DisableOOMKiller {
