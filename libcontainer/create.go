@@ -78,6 +78,12 @@ func Create(opts CreateOpts) (*Container, error) {
 		Config:   opts.Config,
 		Creating: true,
 	}
+	if !opts.Config.Has("mount") {
+		if c.state.RootfsMountID, err = mountID(opts.Config.Rootfs); err != nil {
+			c.abortCreate()
+			return nil, err
+		}
+	}
 	cg, err := c.setupCgroup(opts.Config)
 	if err != nil {
 		c.abortCreate()
@@ -116,6 +122,9 @@ func (c *Container) abortCreate() {
 	c.kill()
 	if err := c.removeCgroup(); err != nil {
 		slog.Warn("remove the cgroup of a failed create", "error", err)
+	}
+	if err := c.releaseSharedRootfs(); err != nil {
+		slog.Warn("release the rootfs of a failed create", "error", err)
 	}
 	if err := removeStateDir(c.dir); err != nil {
 		slog.Warn("remove the state of a failed create", "error", err)

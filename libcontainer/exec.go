@@ -52,6 +52,10 @@ func (c *Container) Exec(opts ExecOpts) (int, error) {
 
 	cfg := *c.state.Config
 	cfg.Process = opts.Process
+	if !cfg.Has("mount") {
+		// The process shares our mount namespace: it enters the init's root, which execInit chroots to.
+		cfg.Rootfs = fmt.Sprintf("/proc/%d/root", c.state.InitPid)
+	}
 	bs := &nsenter.Bootstrap{}
 	for _, ns := range cfg.Namespaces {
 		bs.Join = append(bs.Join, nsenter.NsPath{Flag: cloneFlags[ns.Type],

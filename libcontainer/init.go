@@ -133,6 +133,13 @@ func newSession() error {
 // container's namespaces; what is left is the process itself.
 func execInit(sock *os.File, ic *initConfig) error {
 	p := ic.Config.Process
+	if !ic.Config.Has("mount") {
+		// The runtime's mount namespace is the container's: only the root
+		// differs, and Exec named the init's as ours.
+		if err := chrootRootfs(ic.Config.Rootfs); err != nil {
+			return err
+		}
+	}
 	if p.Terminal {
 		if err := setupConsole(ic.ConsoleFd, p, false); err != nil {
 			return err

@@ -129,6 +129,9 @@ func (c *Container) Destroy(force bool) error {
 	if err := c.removeCgroup(); err != nil {
 		return err
 	}
+	if err := c.releaseSharedRootfs(); err != nil {
+		return err
+	}
 	runPoststopHooks(c.state.Config.Hooks.Poststop, c.ociState(Stopped))
 	if err := removeStateDir(c.dir); err != nil {
 		return err

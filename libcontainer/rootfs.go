@@ -14,17 +14,28 @@ import (
 // prepareRootfs builds the container's filesystem under cfg.Rootfs while the
 // host's tree is still visible: propagation, the rootfs bind, every mount,
 // the device nodes and /dev's symlinks.
+//
+// Without a mount namespace of its own the container inherits the runtime's
+// (runtime-spec config-linux.md, Namespaces): its mounts are made there,
+// under a bind of the rootfs that keeps them from propagating anywhere, and
+// nothing outside the rootfs is touched. Delete detaches that bind
+// (releaseSharedRootfs).
 func prepareRootfs(cfg *configs.Config) error {
-	if !cfg.Has("mount") {
-		return nil
-	}
-	// Our mounts must not propagate back to the host.
-	if err := unix.Mount("", "/", "", initialPropagation(cfg.Propagation), ""); err != nil {
-		return fmt.Errorf("make / %s: %w", "slave", err)
+	ownNS := cfg.Has("mount")
+	if ownNS {
+		// Our mounts must not propagate back to the host.
+		if err := unix.Mount("", "/", "", initialPropagation(cfg.Propagation), ""); err != nil {
+			return fmt.Errorf("make / %s: %w", "slave", err)
+		}
 	}
 	// pivot_root needs the new root to be a mount point.
 	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %s: %w", cfg.Rootfs, err)
+	}
+	if !ownNS {
+		if err := isolateRootfsBind(cfg); err != nil {
+			return err
+		}
 	}
 	root, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -69,11 +80,27 @@ func hasDevpts(cfg *configs.Config) bool {
 	return false
 }
 
+// isolateRootfsBind gives the rootfs bind, in the runtime's own mount
+// namespace, a propagation of its own: private (or rootfsPropagation), so
+// the container's mounts reach no other mount.
+func isolateRootfsBind(cfg *configs.Config) error {
+	if err := unix.Mount("", cfg.Rootfs, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make the rootfs bind private: %w", err)
+	}
+	if cfg.Propagation != 0 {
+		if err := unix.Mount("", cfg.Rootfs, "", uintptr(cfg.Propagation), ""); err != nil {
+			return fmt.Errorf("set rootfsPropagation on the rootfs: %w", err)
+		}
+	}
+	return nil
+}
+
 // enterRootfs makes the rootfs the container's "/": pivot_root, or with
-// --no-pivot a move mount and chroot.
+// --no-pivot a move mount and chroot. In the runtime's mount namespace only
+// chroot is possible: pivot_root or a move onto "/" would change the host's root.
 func enterRootfs(cfg *configs.Config, noPivot bool) error {
 	if !cfg.Has("mount") {
-		return nil
+		return chrootRootfs(cfg.Rootfs)
 	}
 	var err error
 	if noPivot {
@@ -127,6 +154,17 @@ func pivotRoot(rootfs string) error {
 	return nil
 }
 
+// chrootRootfs enters the rootfs without changing any mount.
+func chrootRootfs(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir to rootfs %s: %w", rootfs, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot to rootfs %s: %w", rootfs, err)
+	}
+	return unix.Chdir("/")
+}
+
 // moveRoot is --no-pivot: move the rootfs onto / and chroot into it.
 func moveRoot(rootfs string) error {
 	if err := unix.Chdir(rootfs); err != nil {
@@ -144,9 +182,6 @@ func moveRoot(rootfs string) error {
 // finalizeRootfs applies, after pivot, what the process must not undo:
 // read-only paths, masked paths, and a read-only root.
 func finalizeRootfs(cfg *configs.Config) error {
-	if !cfg.Has("mount") {
-		return nil
-	}
 	for _, p := range cfg.RoPaths {
 		if err := readonlyPath(p); err != nil {
 			return err

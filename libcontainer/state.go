@@ -41,6 +41,9 @@ type State struct {
 	Creating bool `json:"creating,omitempty"`
 	// CgroupPath is the container's cgroup, the same path in every hierarchy.
 	CgroupPath string `json:"cgroup_path,omitempty"`
+	// RootfsMountID is, for a container without a mount namespace of its
+	// own, the mount that held the rootfs before create stacked its own on it.
+	RootfsMountID uint64 `json:"rootfs_mount_id,omitempty"`
 }
 
 // OCIState is the runtime-spec state, extended as runc prints it.

@@ -48,8 +48,10 @@ func convertNamespaces(cfg *configs.Config, l *specs.Linux) error {
 		}
 		cfg.Namespaces = append(cfg.Namespaces, configs.Namespace{Type: string(ns.Type), Path: ns.Path})
 	}
-	if !seen[specs.MountNamespace] {
-		return errors.New("linux.namespaces: ocirun needs a mount namespace to set up the root filesystem")
+	// Without a mount namespace the container inherits ours (and its mounts
+	// are made in it), which only the host's own user namespace may change.
+	if !seen[specs.MountNamespace] && seen[specs.UserNamespace] {
+		return errors.New("linux.namespaces: a user namespace needs a mount namespace too (the runtime's mount namespace belongs to the host's user namespace)")
 	}
 	newUser := seen[specs.UserNamespace] && cfg.NamespacePath("user") == ""
 	if newUser {

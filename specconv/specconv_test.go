@@ -32,7 +32,9 @@ func TestConvertRejectsBadFields(t *testing.T) {
 		{"duplicate namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
 		}, "pid namespace given twice"},
-		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "mount namespace"},
+		{"user namespace without a mount namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.UTSNamespace}}
+		}, "a user namespace needs a mount namespace too"},
 		{"hostname without uts", func(s *specs.Spec) {
 			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
 		}, "hostname: setting it needs a uts namespace"},

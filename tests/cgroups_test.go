@@ -309,13 +309,7 @@ func TestCgroupKillAllAndCleanup(t *testing.T) {
 	r := newRT(t)
 	b := bundle(t, []string{"sh", "-c", "trap '' TERM; sleep 1000 & sleep 1000 & wait"}, func(s *specs.Spec) {
 		// Share the host's pid namespace: only the cgroup can find every process.
-		var ns []specs.LinuxNamespace
-		for _, n := range s.Linux.Namespaces {
-			if n.Type != specs.PIDNamespace {
-				ns = append(ns, n)
-			}
-		}
-		s.Linux.Namespaces = ns
+		withoutNamespace(s, specs.PIDNamespace)
 	})
 	r.ok("run", "-d", "--bundle", b, "ka")
 	var pids []int

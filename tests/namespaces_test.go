@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ocirun/ocirun/specconv"
 )
 
 func runHost(name string, args ...string) error {
@@ -112,4 +114,69 @@ func fmtInt(i int) string {
 		i /= 10
 	}
 	return string(b)
+}
+
+// Without a mount namespace the container shares ours (runtime-spec: a
+// namespace not listed is inherited): its mounts are made here under a bind
+// of the rootfs that it is chrooted into, "/" keeps its propagation, exec
+// sees the same tree, and delete leaves no mount behind.
+func TestNoMountNamespace(t *testing.T) {
+	r := newRT(t)
+	hostMnt, _ := os.Readlink("/proc/self/ns/mnt")
+	rootLine := func() string {
+		data, _ := os.ReadFile("/proc/self/mountinfo")
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && f[4] == "/" {
+				return l
+			}
+		}
+		return ""
+	}
+	rootBefore := rootLine()
+	b := bundle(t, []string{"sh", "-c", "echo inside > /scratch/marker; readlink /proc/self/ns/mnt > /scratch/ns; sleep 3600"}, func(s *specs.Spec) {
+		withoutNamespace(s, specs.MountNamespace)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs"})
+	})
+	r.ok("run", "-d", "--bundle", b, "val-nomntns")
+	var out string
+	for i := 0; i < 100 && !strings.Contains(out, "inside"); i++ {
+		out = r.ok("exec", "val-nomntns", "sh", "-c", "cat /scratch/marker /scratch/ns; touch /x 2>/dev/null || echo read-only; test -c /dev/null && echo dev")
+	}
+	if want := "inside\n" + hostMnt + "\nread-only\ndev\n"; out != want {
+		t.Fatalf("exec saw %q, want %q", out, want)
+	}
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); !strings.Contains(string(mounts), testEnv.rootfs+"/scratch") {
+		t.Fatal("the container's mounts are not in the runtime's mount namespace")
+	}
+	if got := rootLine(); got != rootBefore {
+		t.Fatalf("the host's / changed: %q, was %q", got, rootBefore)
+	}
+	r.ok("delete", "--force", "val-nomntns")
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), testEnv.rootfs) {
+		t.Fatal("delete left the container's mounts in the runtime's mount namespace")
+	}
+	r.assertEmptyRoot()
+}
+
+func TestUserNamespaceNeedsMountNamespace(t *testing.T) {
+	r := newRT(t)
+	res := r.runIn([]string{"true"}, func(s *specs.Spec) {
+		specconv.ToRootless(s)
+		withoutNamespace(s, specs.MountNamespace)
+	})
+	if res.code == 0 || !strings.Contains(res.stderr, "a user namespace needs a mount namespace too") {
+		t.Fatalf("exit %d, %q", res.code, res.stderr)
+	}
+	r.assertEmptyRoot()
+}
+
+// withoutNamespace removes a namespace type from the spec: the container inherits ours.
+func withoutNamespace(s *specs.Spec, t specs.LinuxNamespaceType) {
+	var ns []specs.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != t {
+			ns = append(ns, n)
+		}
+	}
+	s.Linux.Namespaces = ns
 }
