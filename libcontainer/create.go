@@ -78,6 +78,9 @@ func Create(opts CreateOpts) (*Container, error) {
 		Config:   opts.Config,
 		Creating: true,
 	}
+	if opts.Config.Process != nil {
+		dropUngrantable(opts.Config.Process.Capabilities)
+	}
 	if !opts.Config.Has("mount") {
 		if c.state.RootfsMountID, err = mountID(opts.Config.Rootfs); err != nil {
 			c.abortCreate()

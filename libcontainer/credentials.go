@@ -2,6 +2,9 @@ package libcontainer
 
 import (
 	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -53,4 +56,36 @@ func switchUser(p *configs.Process) error {
 		return fmt.Errorf("set process.user.uid %d: %w", p.UID, err)
 	}
 	return nil
+}
+
+// dropUngrantable removes from every set the capabilities missing from
+// ocirun's own bounding set, with a warning: runtime-spec v1.3.0 (config.md,
+// Linux process) wants capabilities that cannot be granted logged as a
+// warning, and the runtime not to fail.
+func dropUngrantable(c *configs.Capabilities) {
+	if c == nil {
+		return
+	}
+	dropped := map[int]bool{}
+	keep := func(set []int) []int {
+		var out []int
+		for _, n := range set {
+			if capabilities.InBounding(n) {
+				out = append(out, n)
+			} else {
+				dropped[n] = true
+			}
+		}
+		return out
+	}
+	c.Bounding, c.Effective, c.Inheritable = keep(c.Bounding), keep(c.Effective), keep(c.Inheritable)
+	c.Permitted, c.Ambient = keep(c.Permitted), keep(c.Ambient)
+	var names []string
+	for n := range dropped {
+		names = append(names, capabilities.Name(n))
+	}
+	if len(names) > 0 {
+		sort.Strings(names)
+		slog.Warn("process.capabilities: not in ocirun's own bounding set on this host, left out: " + strings.Join(names, ", "))
+	}
 }

@@ -52,6 +52,7 @@ func (c *Container) Exec(opts ExecOpts) (int, error) {
 
 	cfg := *c.state.Config
 	cfg.Process = opts.Process
+	dropUngrantable(opts.Process.Capabilities)
 	if !cfg.Has("mount") {
 		// The process shares our mount namespace: it enters the init's root, which execInit chroots to.
 		cfg.Rootfs = fmt.Sprintf("/proc/%d/root", c.state.InitPid)

@@ -92,6 +92,18 @@ func Apply(s Sets) error {
 	return nil
 }
 
+// InBounding reports whether ocirun's own bounding set holds capability n,
+// that is whether ocirun can give it to a process.
+func InBounding(n int) bool {
+	in, err := capability.GetBound(capability.Cap(n))
+	return err == nil && in
+}
+
+// Name is "CAP_X" for capability n.
+func Name(n int) string {
+	return "CAP_" + strings.ToUpper(capability.Cap(n).String())
+}
+
 // Grantable lists, as "CAP_X", the capabilities ocirun can give a process:
 // those the kernel has and that are in ocirun's own bounding set (a host
 // may have dropped some, as this one has CAP_SYS_RESOURCE).
