@@ -22,6 +22,11 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start an already %s container", st)
 	}
+	// Refused before the init is woken: an error leaves the container as it
+	// was (runtime-spec runtime.md, Errors), created, for delete --force.
+	if c.state.Config.NoProcess {
+		return errors.New("process: required when start is called")
+	}
 	conn, err := dialExecSocket(c.lock, c.dir)
 	if err != nil {
 		return fmt.Errorf("start container %s: %w", c.id, err)
