@@ -16,9 +16,8 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/seccomp"
 )
 
-// execProcess is the user's process, resolved and ready to exec.
+// execProcess is the user's process, ready to exec.
 type execProcess struct {
-	path     string
 	args     []string
 	env      []string
 	rlimits  []configs.Rlimit // set at exec: they would bind ocirun's own Go runtime too
@@ -32,10 +31,46 @@ func (p *execProcess) exec() error {
 	if err := setRlimits(p.rlimits); err != nil {
 		return err
 	}
-	if err := unix.Exec(p.path, p.args, p.env); err != nil {
-		return fmt.Errorf("exec %q: %w", p.args[0], err)
+	return execvp(p.args[0], p.args, p.env)
+}
+
+// execvp runs the program as execvp(3) finds it, with the container's PATH,
+// only now: process.args are not applied before start (runtime-spec
+// runtime.md#create), so create does not look for the binary, which a
+// startContainer hook may still provide. Nothing is stat'ed first: execve's
+// own error says what is missing, whatever the seccomp profile allows.
+func execvp(name string, args, env []string) error {
+	if strings.Contains(name, "/") {
+		return fmt.Errorf("exec %q: %w", name, unix.Exec(name, args, env))
 	}
-	return nil
+	denied := false
+	for _, dir := range filepath.SplitList(pathEnv(env)) {
+		if dir == "" {
+			dir = "."
+		}
+		err := unix.Exec(filepath.Join(dir, name), args, env)
+		switch {
+		case errors.Is(err, unix.EACCES):
+			denied = true
+		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
+		default:
+			return fmt.Errorf("exec %q: %w", filepath.Join(dir, name), err)
+		}
+	}
+	if denied {
+		return fmt.Errorf("exec: %q: permission denied", name)
+	}
+	return fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+func pathEnv(env []string) string {
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			path = e[5:]
+		}
+	}
+	return path
 }
 
 // prepareProcess sets every process attribute that survives exec and drops
@@ -67,10 +102,6 @@ func prepareProcess(cfg *configs.Config, preserveFds int) (*execProcess, error) 
 	if err := enterCwd(p.Cwd); err != nil {
 		return nil, err
 	}
-	path, err := lookPath(p.Args[0], env)
-	if err != nil {
-		return nil, err
-	}
 	if err := closeExtraFds(preserveFds); err != nil {
 		return nil, err
 	}
@@ -78,7 +109,7 @@ func prepareProcess(cfg *configs.Config, preserveFds int) (*execProcess, error) 
 	if err := applyAppArmor(p.ApparmorProfile); err != nil {
 		return nil, err
 	}
-	proc := &execProcess{path: path, args: p.Args, env: env, rlimits: p.Rlimits, notifyFd: -1}
+	proc := &execProcess{args: p.Args, env: env, rlimits: p.Rlimits, notifyFd: -1}
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
 	// while we still have it. With it, load it as late as we can.
 	if !p.NoNewPrivileges {
@@ -212,43 +243,6 @@ func enterCwd(cwd string) error {
 	}
 	if !strings.HasPrefix(wd, "/") {
 		return fmt.Errorf("process.cwd %q is outside the container's root", cwd)
-	}
-	return nil
-}
-
-// lookPath finds the executable as execvp would, with the container's PATH.
-func lookPath(name string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		if err := checkExecutable(name); err != nil {
-			return "", fmt.Errorf("exec: %q: %w", name, err)
-		}
-		return name, nil
-	}
-	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, e := range env {
-		if strings.HasPrefix(e, "PATH=") {
-			pathEnv = e[5:]
-		}
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if checkExecutable(p) == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
-}
-
-func checkExecutable(p string) error {
-	st, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	if st.IsDir() || st.Mode()&0o111 == 0 {
-		return errors.New("permission denied")
 	}
 	return nil
 }

@@ -77,6 +77,12 @@ func TestBadInput(t *testing.T) {
 			dir := t.TempDir()
 			tt.setup(t, dir)
 			for _, cmd := range []string{"create", "run"} {
+				if cmd == "create" && tt.name == "missing executable" {
+					// process.args apply at start (runtime-spec runtime.md#create): only run fails.
+					r.ok(cmd, "--bundle", dir, "bad")
+					r.ok("delete", "--force", "bad")
+					continue
+				}
 				res := r.run(cmd, "--bundle", dir, "bad")
 				msg := strings.TrimSpace(res.stderr)
 				if res.code == 0 || !strings.Contains(msg, tt.substr) || strings.Contains(msg, "\n") || strings.Contains(msg, "panic") {

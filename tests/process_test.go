@@ -124,13 +124,35 @@ func TestPidFileAndCreateWaitsForStart(t *testing.T) {
 	r.ok("delete", "w")
 }
 
+// process.args are applied at start (runtime-spec runtime.md#create): create
+// does not look for the binary, start reports that the exec failed, and a
+// binary that appears between create and start is found through PATH.
 func TestStartReportsExecFailure(t *testing.T) {
 	r := newRT(t)
 	b := bundle(t, []string{"/no/such/binary"}, nil)
-	res := r.run("create", "--bundle", b, "nx")
+	r.ok("create", "--bundle", b, "nx")
+	res := r.run("start", "nx")
 	if res.code == 0 || !strings.Contains(res.stderr, "/no/such/binary") || strings.Count(strings.TrimSpace(res.stderr), "\n") != 0 {
-		t.Fatalf("create with a missing binary: exit %d, stderr %q", res.code, res.stderr)
+		t.Fatalf("start of a missing binary: exit %d, stderr %q", res.code, res.stderr)
 	}
+	r.waitStatus("nx", "stopped")
+	r.ok("delete", "nx")
+
+	late := t.TempDir()
+	b = bundle(t, []string{"latebin"}, func(s *specs.Spec) {
+		s.Process.Env = []string{"PATH=/nowhere:/late"}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/late", Source: late, Options: []string{"rbind", "rw"}})
+	})
+	r.ok("create", "--bundle", b, "late")
+	if err := os.WriteFile(late+"/latebin", []byte("#!/bin/sh\necho ran > /late/out\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.ok("start", "late")
+	r.waitStatus("late", "stopped")
+	if data, _ := os.ReadFile(late + "/out"); string(data) != "ran\n" {
+		t.Fatalf("the binary added after create did not run: %q", data)
+	}
+	r.ok("delete", "late")
 	r.assertEmptyRoot()
 }
 
