@@ -22,6 +22,16 @@ mkdir -p "$cache"
 "$repo/bundles/mkrootfs.sh" "$repo/bundles/rootfs" || exit 1
 tar -C "$repo/bundles/rootfs" -czf "$cache/rootfs.tar.gz" .
 
+# expected_reason NAME VERSION: the reason EXPECTED_FAILURES gives for NAME
+# failing on VERSION. A line's key is NAME (every version) or NAME@VERSION
+# (that version only); the version-specific line wins.
+expected_reason() {
+	local r
+	r=$(awk -v k="$1@$2" '$1 == k { $1 = ""; print substr($0, 2); exit }' "$here/EXPECTED_FAILURES")
+	[ -n "$r" ] || r=$(awk -v k="$1" '$1 == k { $1 = ""; print substr($0, 2); exit }' "$here/EXPECTED_FAILURES")
+	printf '%s' "$r"
+}
+
 status=0
 for v in "${versions[@]}"; do
 	src=$cache/src-$v
@@ -63,7 +73,7 @@ for v in "${versions[@]}"; do
 			pass=$((pass + 1)); printf 'PASS  %s\n' "$name"
 		else
 			fail=$((fail + 1))
-			reason=$(grep -E "^$name\b" "$here/EXPECTED_FAILURES" 2>/dev/null | cut -d' ' -f2-)
+			reason=$(expected_reason "$name" "$v")
 			if [ -n "$reason" ]; then
 				printf 'FAIL  %s (expected: %s)\n' "$name" "$reason"
 			else
