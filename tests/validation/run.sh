@@ -83,7 +83,10 @@ for v in "${versions[@]}"; do
 				else
 					printf 'FAIL  %s\n' "$name"
 				fi
-				grep -E '^not ok|^#|"error": "[^"]' <<<"$out" | head -5 | sed 's/^/      /'
+				diag=$(grep -E '^not ok|^#|"error": "[^"]' <<<"$out" | head -5)
+				# A program that dies through util.Fatal prints its reason as a plain last line.
+				[ -n "$diag" ] || diag=$(printf 'exit %d; last lines:\n%s' "$rc" "$(tail -n 3 <<<"$out")")
+				sed 's/^/      /' <<<"$diag"
 			fi
 		fi
 	done
