@@ -151,25 +151,3 @@ func hasCgroupNS(own map[string]string) bool {
 	}
 	return true
 }
-
-// cgroupMountpoints maps each hierarchy, named as /proc/PID/cgroup names it
-// ("cpu,cpuacct", "name=systemd", "" for cgroup2), to where the host mounts it.
-func cgroupMountpoints() (map[string]string, error) {
-	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
-		return i.FSType != "cgroup" && i.FSType != "cgroup2", false
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
-	}
-	out := map[string]string{}
-	for _, m := range mounts {
-		key := ""
-		if m.FSType == "cgroup" {
-			key, _ = v1Controllers(m.VFSOptions)
-		}
-		if _, seen := out[key]; !seen {
-			out[key] = m.Mountpoint
-		}
-	}
-	return out, nil
-}

@@ -58,6 +58,9 @@ type initConfig struct {
 	NoPivot      bool            `json:"no_pivot"`
 	NoNewKeyring bool            `json:"no_new_keyring"`
 	Exec         bool            `json:"exec,omitempty"` // join a running container instead of making one
+	// MemcgFd is the memory cgroup's tasks file, which the init joins only
+	// when it is set up (lateMemcg); 0 when it joined with the others.
+	MemcgFd int `json:"memcg_fd,omitempty"`
 }
 
 // Create makes a container and leaves its init waiting for Start. On any
@@ -148,11 +151,27 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 		childSock.Close()
 		return err
 	}
+	bs, err := bootstrapFor(cfg)
+	var memcg *os.File
+	if err == nil {
+		bs.CgroupTasks = cg.V1Tasks()
+		memcg, err = openLateMemcg(cg, cfg, bs)
+	}
+	if err != nil {
+		childSock.Close()
+		listener.Close()
+		return err
+	}
 	files := []*os.File{childSock, listener}
 	if opts.ConsoleSocket != nil {
 		files = append(files, opts.ConsoleSocket)
 	}
-	// On a unified host the init is cloned straight into its cgroup (clone3 CLONE_INTO_CGROUP).
+	if memcg != nil {
+		defer memcg.Close()
+		files = append(files, memcg)
+	}
+	// The init is cloned straight into its cgroup2 cgroup (clone3
+	// CLONE_INTO_CGROUP); its first stage joins the v1 hierarchies itself.
 	cgroupDir, _ := cg.OpenV2Dir()
 	if cgroupDir != nil {
 		defer cgroupDir.Close()
@@ -168,16 +187,10 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 	if opts.ConsoleSocket != nil {
 		ic.ConsoleFd = fds[2]
 	}
-	bs, err := bootstrapFor(cfg)
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return err
+	if memcg != nil {
+		ic.MemcgFd = fds[len(fds)-1]
 	}
 	pid, err := bootstrap(cmd, parentSock, bs, func(stage1 int) error {
-		if err := cg.Apply(stage1); err != nil {
-			return err
-		}
 		return setupFromHost(stage1, cfg)
 	})
 	if err != nil {
@@ -194,6 +207,43 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 	}
 	ic.Pid = pid
 	return c.configureInit(parentSock, &ic)
+}
+
+// openLateMemcg keeps the init out of its v1 memory cgroup until its set-up
+// is done: the pages of the Go init (the runtime, the decoded config) are
+// then charged to the caller, not to the container, whose limit only has to
+// hold the container's process (a 1 MiB container runs /bin/true). The init
+// joins through the returned tasks file (opened here, with the host's
+// credentials the kernel checks), moving only itself, which takes no global
+// lock. It joins early, with the others, when the container has a cgroup
+// namespace (whose root is the init's cgroup when the namespace is made) or
+// mounts cgroupfs (the mount shows the init's own cgroup at that time).
+func openLateMemcg(cg *cgroups.Manager, cfg *configs.Config, bs *nsenter.Bootstrap) (*os.File, error) {
+	tasks := cg.V1MemoryTasks()
+	if tasks == "" || cfg.Has("cgroup") || mountsCgroupfs(cfg) {
+		return nil, nil
+	}
+	f, err := os.OpenFile(tasks, os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open memory cgroup: %w", err)
+	}
+	early := bs.CgroupTasks[:0]
+	for _, t := range bs.CgroupTasks {
+		if t != tasks {
+			early = append(early, t)
+		}
+	}
+	bs.CgroupTasks = early
+	return f, nil
+}
+
+func mountsCgroupfs(cfg *configs.Config) bool {
+	for _, m := range cfg.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
 }
 
 // startInit starts `ocirun init` with stdio, the caller's fds 3..3+preserve-1

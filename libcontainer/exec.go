@@ -1,14 +1,12 @@
 package libcontainer
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -71,16 +69,21 @@ func (c *Container) Exec(opts ExecOpts) (int, error) {
 	if opts.ConsoleSocket != nil {
 		files = append(files, opts.ConsoleSocket)
 	}
-	cmd, fds, err := startInit(filepath.Dir(c.dir), nil, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
+	tasks, cgroupDir, err := c.execCgroups()
+	if err != nil {
+		childSock.Close()
+		return 0, err
+	}
+	if cgroupDir != nil {
+		defer cgroupDir.Close()
+	}
+	bs.CgroupTasks = tasks
+	cmd, fds, err := startInit(filepath.Dir(c.dir), cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
 	childSock.Close()
 	if err != nil {
 		return 0, err
 	}
-	initPid := c.state.InitPid
 	pid, err := bootstrap(cmd, parentSock, bs, func(stage1 int) error {
-		if err := joinCgroups(initPid, stage1); err != nil {
-			return err
-		}
 		return setupFromHost(stage1, &configs.Config{Process: opts.Process})
 	})
 	if err != nil {
@@ -125,32 +128,22 @@ func (c *Container) Exec(opts ExecOpts) (int, error) {
 	}
 }
 
-// joinCgroups moves pid into every cgroup of the container's init, on each
-// v1 hierarchy and the unified one, before it can make a cgroup namespace.
-func joinCgroups(initPid, pid int) error {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", initPid))
+// execCgroups names the container's cgroups for a new process: the `tasks`
+// file in each v1 hierarchy, which its first stage joins itself, and its
+// cgroup2 directory, opened for clone3's CLONE_INTO_CGROUP. Both happen
+// before the process can make a cgroup namespace. They come from the
+// container's state, not from the init's /proc/PID/cgroup: the init may
+// join the memory cgroup only at its very end (see create.go).
+func (c *Container) execCgroups() ([]string, *os.File, error) {
+	m, err := c.cgroup()
 	if err != nil {
-		return fmt.Errorf("read the init's cgroups: %w", err)
+		return nil, nil, nil // a container without a cgroup of its own
 	}
-	defer f.Close()
-	mounts, err := cgroupMountpoints()
-	if err != nil {
-		return err
-	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		mp, ok := mounts[parts[1]]
-		if !ok {
-			continue
-		}
-		procs := filepath.Join(mp, parts[2], "cgroup.procs")
-		if err := os.WriteFile(procs, []byte(fmt.Sprint(pid)), 0); err != nil {
-			return fmt.Errorf("join cgroup %s: %w", procs, err)
+	var dir *os.File
+	if m.HasV2() {
+		if dir, err = m.OpenV2Dir(); err != nil {
+			return nil, nil, fmt.Errorf("open the container's cgroup: %w", err)
 		}
 	}
-	return sc.Err()
+	return m.V1Tasks(), dir, nil
 }

@@ -58,6 +58,13 @@ func initContainer(sock *os.File) error {
 		return fmt.Errorf("decode config: %w", err)
 	}
 	cfg := ic.Config
+	// Nothing the parent passed reaches a hook or the container: the
+	// memory cgroup's tasks file least of all.
+	for _, fd := range []int{ic.ExecListenFd, ic.MemcgFd} {
+		if fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
 	if err := newSession(); err != nil {
 		return err
 	}
@@ -109,6 +116,9 @@ func initContainer(sock *os.File) error {
 		if err := sendNotifyFd(sock, proc); err != nil {
 			return err
 		}
+	}
+	if err := joinMemcg(ic.MemcgFd); err != nil {
+		return err
 	}
 	if err := nsenter.WriteMsg(sock, msgReady, nil); err != nil {
 		return fmt.Errorf("report ready: %w", err)
@@ -168,6 +178,22 @@ func sendNotifyFd(sock *os.File, proc *execProcess) error {
 	defer unix.Close(proc.notifyFd)
 	if err := writeMsgFd(sock, msgSeccompFd, proc.notifyFd); err != nil {
 		return fmt.Errorf("send seccomp notify fd: %w", err)
+	}
+	return nil
+}
+
+// joinMemcg moves this thread into the container's memory cgroup, set up
+// and waiting for start: only the pages faulted from now on (the user's
+// process, after exec from this same thread) are charged to the container.
+// Writing "0" to a v1 tasks file moves the writer alone, without the global
+// lock a pid in cgroup.procs takes.
+func joinMemcg(fd int) error {
+	if fd <= 2 {
+		return nil
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte("0")); err != nil {
+		return fmt.Errorf("join the memory cgroup: %w", err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -407,4 +408,35 @@ func TestCgroupV2Only(t *testing.T) {
 		}
 	}
 	r.assertEmptyRoot()
+}
+
+// TestCgroupTinyMemoryLimit: on a v1 memory hierarchy the init joins its
+// memory cgroup only when it is set up, so the Go init's pages are charged
+// outside and a 1 MiB container still runs /bin/true; a created container's
+// init is in the memory cgroup all the same. Not with a cgroup namespace or a
+// cgroupfs mount (both need the init in its cgroups first): the test's
+// container has neither.
+func TestCgroupTinyMemoryLimit(t *testing.T) {
+	if hostIsV2(t, "memory") {
+		t.Skip("memory is on cgroup v2 here: the init is cloned into its cgroup and charged there")
+	}
+	r := newRT(t)
+	limit := int64(1 << 20)
+	b := bundle(t, []string{"true"}, func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.CgroupNamespace })
+		s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Type == "cgroup" })
+	})
+	if res := r.run("run", "--bundle", b, "tiny"); res.code != 0 {
+		t.Fatalf("run with a 1 MiB memory limit: exit %d: %s", res.code, res.stderr)
+	}
+	r.ok("create", "--bundle", b, "tinyc")
+	defer r.run("delete", "--force", "tinyc")
+	pid := int(r.state("tinyc")["pid"].(float64))
+	procs := cgFile(t, "tinyc", "memory", "cgroup.procs", "cgroup.procs")
+	if !slices.Contains(strings.Fields(procs), strconv.Itoa(pid)) {
+		t.Fatalf("created init %d is not in its memory cgroup (cgroup.procs: %q)", pid, procs)
+	}
+	r.ok("start", "tinyc")
+	r.waitStatus("tinyc", "stopped")
 }

@@ -130,8 +130,9 @@ func (m *Manager) onV2(controller string) bool {
 	return !v1 && m.layout.V2Controllers[controller]
 }
 
-// dirs lists every directory of the container's cgroup, v1 ones first.
-func (m *Manager) dirs() []string {
+// v1Dirs lists the container's directory in each v1 hierarchy, once each
+// (co-mounted controllers share one).
+func (m *Manager) v1Dirs() []string {
 	seen := map[string]bool{}
 	var out []string
 	for c := range m.layout.V1 {
@@ -140,6 +141,12 @@ func (m *Manager) dirs() []string {
 			out = append(out, d)
 		}
 	}
+	return out
+}
+
+// dirs lists every directory of the container's cgroup, v1 ones first.
+func (m *Manager) dirs() []string {
+	out := m.v1Dirs()
 	if d := m.v2Dir(); d != "" {
 		out = append(out, d)
 	}
@@ -168,7 +175,9 @@ func (m *Manager) Create() error {
 	return nil
 }
 
-// Apply moves pid into the container's cgroup in every hierarchy.
+// Apply moves pid into the container's cgroup in every hierarchy (a
+// restored process). A pid written to cgroup.procs takes the kernel's global
+// lock; a new init joins by itself instead (V1Tasks).
 func (m *Manager) Apply(pid int) error {
 	for _, dir := range m.dirs() {
 		if err := writeFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
@@ -176,6 +185,27 @@ func (m *Manager) Apply(pid int) error {
 		}
 	}
 	return nil
+}
+
+// V1Tasks lists the `tasks` file of the container's cgroup in every v1
+// hierarchy. The init's first stage joins them itself by writing "0": a task
+// that moves itself takes no global lock, while a pid written to
+// cgroup.procs waits for an RCU grace period (milliseconds, per create).
+func (m *Manager) V1Tasks() []string {
+	var out []string
+	for _, d := range m.v1Dirs() {
+		out = append(out, filepath.Join(d, "tasks"))
+	}
+	return out
+}
+
+// V1MemoryTasks is the `tasks` file of the container's cgroup in the v1
+// memory hierarchy, or "" when memory is not on v1.
+func (m *Manager) V1MemoryTasks() string {
+	if d := m.v1Dir("memory"); d != "" {
+		return filepath.Join(d, "tasks")
+	}
+	return ""
 }
 
 // Pids lists the processes in the container's cgroup.

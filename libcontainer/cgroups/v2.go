@@ -45,10 +45,14 @@ func (m *Manager) createV2() error {
 	return nil
 }
 
-// OpenV2Dir opens the unified directory, for clone3's CLONE_INTO_CGROUP.
+// HasV2 reports whether the host has a cgroup2 hierarchy (unified or hybrid).
+func (m *Manager) HasV2() bool { return m.layout.V2 != "" }
+
+// OpenV2Dir opens the container's directory in the cgroup2 hierarchy (on a
+// unified or a hybrid host), for clone3's CLONE_INTO_CGROUP.
 func (m *Manager) OpenV2Dir() (*os.File, error) {
-	if !m.layout.Unified {
-		return nil, errors.New("not a unified host")
+	if m.layout.V2 == "" {
+		return nil, errors.New("no cgroup2 hierarchy")
 	}
 	return os.Open(m.v2Dir())
 }

@@ -27,10 +27,11 @@
 #endif
 
 // Keep in step with protocol.go.
-enum { BS_CLONE_FLAGS = 1, BS_NS_PATH = 2, BS_TIME_OFFSETS = 3 };
+enum { BS_CLONE_FLAGS = 1, BS_NS_PATH = 2, BS_TIME_OFFSETS = 3, BS_CGROUP_TASKS = 4 };
 enum { MSG_SYNC_REQ = 1, MSG_SYNC_ACK = 2, MSG_PID = 3, MSG_ERROR = 4 };
 
 #define MAX_JOIN 16
+#define MAX_CGROUPS 32
 
 struct join {
 	uint32_t flag;
@@ -126,6 +127,21 @@ static void join_ns(struct join *j, int n, uint32_t flag)
 	}
 }
 
+// join_cgroup moves this thread (the whole process: we are single-threaded
+// here) into a v1 hierarchy's cgroup by writing "0" to its tasks file. A
+// task moving itself, one thread at a time, takes no global lock in the
+// kernel; writing a pid to cgroup.procs takes cgroup_threadgroup_rwsem for
+// writing, which waits for an RCU grace period (5-15 ms per create).
+static void join_cgroup(const char *tasks)
+{
+	int fd = open(tasks, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		bail("join cgroup: open %s", tasks);
+	if (write_full(fd, "0", 1) < 0)
+		bail("join cgroup: write %s", tasks);
+	close(fd);
+}
+
 static void write_file(const char *path, const char *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -141,9 +157,10 @@ void ocirun_nsexec(void)
 	const char *env = getenv("_OCIRUN_INITPIPE");
 	uint32_t total, flags = 0, joined = 0;
 	struct join joins[MAX_JOIN];
+	char *cgroups[MAX_CGROUPS];
 	char *buf, *timens = NULL;
 	size_t timens_len = 0;
-	int njoin = 0;
+	int njoin = 0, ncgroups = 0;
 
 	if (env == NULL || *env == '\0')
 		return; // not the init: an ordinary ocirun command
@@ -184,8 +201,21 @@ void ocirun_nsexec(void)
 			timens = data;
 			timens_len = len;
 			break;
+		case BS_CGROUP_TASKS:
+			if (len == 0 || ncgroups == MAX_CGROUPS)
+				bail("bad cgroup record");
+			cgroups[ncgroups++] = strndup(data, len);
+			break;
 		}
 		off += len;
+	}
+
+	// The cgroups first, before any namespace: with the host's root
+	// credentials and view of /sys/fs/cgroup, and before anything we do
+	// (or fork) could escape the container's limits.
+	for (int i = 0; i < ncgroups; i++) {
+		join_cgroup(cgroups[i]);
+		free(cgroups[i]);
 	}
 
 	// Open every namespace file before joining any: once we are in another

@@ -15,11 +15,12 @@ const (
 	bsCloneFlags  = 1 // u32: CLONE_NEW* flags to unshare
 	bsNsPath      = 2 // u32 clone flag + path: a namespace to join
 	bsTimeOffsets = 3 // text for /proc/self/timens_offsets
+	bsCgroupTasks = 4 // path of a v1 hierarchy's tasks file: the constructor moves itself there
 )
 
 // Message types on the socket, both directions. Keep in step with nsexec.c.
 const (
-	MsgSyncReq = 1 // constructor → parent: write id maps, place in cgroup, then ack
+	MsgSyncReq = 1 // constructor → parent: write id maps and the OOM score, then ack
 	MsgSyncAck = 2 // parent → constructor
 	MsgPid     = 3 // constructor → parent: u32 host pid of the container init
 	MsgError   = 4 // either way: text of a failure
@@ -36,6 +37,9 @@ type Bootstrap struct {
 	CloneFlags  uint32
 	Join        []NsPath
 	TimeOffsets string
+	// CgroupTasks are v1 `tasks` files the constructor writes "0" to, first
+	// thing: a task moving itself takes no global lock (see nsexec.c).
+	CgroupTasks []string
 }
 
 // Encode frames the bootstrap as one length-prefixed message of records.
@@ -52,6 +56,9 @@ func (b *Bootstrap) Encode() []byte {
 	}
 	if b.TimeOffsets != "" {
 		rec(bsTimeOffsets, []byte(b.TimeOffsets))
+	}
+	for _, t := range b.CgroupTasks {
+		rec(bsCgroupTasks, []byte(t))
 	}
 	return append(binary.LittleEndian.AppendUint32(nil, uint32(len(body))), body...)
 }

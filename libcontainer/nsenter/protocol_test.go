@@ -7,7 +7,8 @@ import (
 )
 
 func TestBootstrapEncode(t *testing.T) {
-	b := &Bootstrap{CloneFlags: 0x20000, Join: []NsPath{{Flag: 0x40000000, Path: "/proc/1/ns/net"}}, TimeOffsets: "boottime 1 0\n"}
+	b := &Bootstrap{CloneFlags: 0x20000, Join: []NsPath{{Flag: 0x40000000, Path: "/proc/1/ns/net"}}, TimeOffsets: "boottime 1 0\n",
+		CgroupTasks: []string{"/sys/fs/cgroup/pids/x/tasks"}}
 	enc := b.Encode()
 	if got := binary.LittleEndian.Uint32(enc); int(got) != len(enc)-4 {
 		t.Fatalf("length prefix %d, body %d", got, len(enc)-4)
@@ -20,7 +21,7 @@ func TestBootstrapEncode(t *testing.T) {
 		types = append(types, typ)
 		body = body[8+n:]
 	}
-	if len(body) != 0 || len(types) != 3 || types[0] != bsCloneFlags || types[1] != bsNsPath || types[2] != bsTimeOffsets {
+	if len(body) != 0 || len(types) != 4 || types[0] != bsCloneFlags || types[1] != bsNsPath || types[2] != bsTimeOffsets || types[3] != bsCgroupTasks {
 		t.Fatalf("records %v, leftover %d", types, len(body))
 	}
 }
