@@ -16,6 +16,11 @@ cd "$repo"
 make -s build
 ./bundles/mkrootfs.sh "$repo/bundles/rootfs"
 go build -o .cache/bench ./tests/bench
+# Each binary's pages as exec reads them, not as the build or dpkg left them
+# in the page cache (a file written through mmap can sit in large folios that
+# inflate the RSS of whoever maps it).
+sync
+for b in ./ocirun "$(command -v runc)" "$(command -v crun)"; do dd if="$b" iflag=nocache count=0 status=none || true; done
 echo "machine: $(nproc) cores, $(uname -r); $(runc --version | head -1); $(crun --version | head -1); ocirun $(./ocirun --version | head -1 | awk '{print $3}'); $(date -u +%F)"
 unshare -m --propagation private sh -c '
 	mountpoint -q /sys/fs/cgroup/unified && umount /sys/fs/cgroup/unified
