@@ -61,6 +61,9 @@ type initConfig struct {
 	// MemcgFd is the memory cgroup's tasks file, which the init joins only
 	// when it is set up (lateMemcg); 0 when it joined with the others.
 	MemcgFd int `json:"memcg_fd,omitempty"`
+	// ExeFd is the sealed handle on our binary the init was started from;
+	// it re-executes it as the waiter (waiter.go).
+	ExeFd int `json:"exe_fd,omitempty"`
 }
 
 // Create makes a container and leaves its init waiting for Start. On any
@@ -187,8 +190,9 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 	if opts.ConsoleSocket != nil {
 		ic.ConsoleFd = fds[2]
 	}
+	ic.ExeFd = fds[len(fds)-1]
 	if memcg != nil {
-		ic.MemcgFd = fds[len(fds)-1]
+		ic.MemcgFd = fds[len(fds)-2]
 	}
 	pid, err := bootstrap(cmd, parentSock, bs, func(stage1 int) error {
 		return setupFromHost(stage1, cfg)
@@ -247,7 +251,8 @@ func mountsCgroupfs(cfg *configs.Config) bool {
 }
 
 // startInit starts `ocirun init` with stdio, the caller's fds 3..3+preserve-1
-// at the same numbers, and files after them; it returns where files landed.
+// at the same numbers, and files after them; it returns where files landed,
+// and last where the sealed binary did.
 // The init runs from a sealed handle on our binary (see exeseal.go).
 func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve int, files ...*os.File) (*exec.Cmd, []int, error) {
 	exe, err := sealedExe(root)
@@ -282,7 +287,7 @@ func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve 
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start init: %w", err)
 	}
-	return cmd, fds[:len(fds)-1], nil
+	return cmd, fds, nil
 }
 
 // bootstrap drives the C constructor: namespaces, the host-side setup of

@@ -60,7 +60,7 @@ func initContainer(sock *os.File) error {
 	cfg := ic.Config
 	// Nothing the parent passed reaches a hook or the container: the
 	// memory cgroup's tasks file least of all.
-	for _, fd := range []int{ic.ExecListenFd, ic.MemcgFd} {
+	for _, fd := range []int{ic.ExecListenFd, ic.MemcgFd, ic.ExeFd} {
 		if fd > 2 {
 			unix.CloseOnExec(fd)
 		}
@@ -116,6 +116,10 @@ func initContainer(sock *os.File) error {
 		if err := sendNotifyFd(sock, proc); err != nil {
 			return err
 		}
+	}
+	if useWaiter(cfg, &ic) {
+		// Returns only if the exec failed: then the Go init waits itself.
+		execWaiter(&ic, proc, int(sock.Fd()))
 	}
 	if err := joinMemcg(ic.MemcgFd); err != nil {
 		return err

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -298,4 +299,29 @@ func TestCreateWithoutProcess(t *testing.T) {
 	}
 	r.ok("delete", "--force", "noproc")
 	r.assertEmptyRoot()
+}
+
+// TestCreatedInitIsSmall: a created container waits for start in a small C
+// waiter, not in a Go runtime (docs/PERFORMANCE.md's goal: at most 3 MiB).
+func TestCreatedInitIsSmall(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"true"}, nil)
+	r.ok("create", "--bundle", b, "small")
+	defer r.run("delete", "--force", "small")
+	pid := int(r.state("small")["pid"].(float64))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rss int
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			rss, _ = strconv.Atoi(strings.Fields(l)[1])
+		}
+	}
+	if rss == 0 || rss > 3<<10 {
+		t.Fatalf("waiting init's RSS %d KiB, want (0, 3072]", rss)
+	}
+	r.ok("start", "small")
+	r.waitStatus("small", "stopped")
 }

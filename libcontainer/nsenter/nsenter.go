@@ -3,13 +3,35 @@
 // it has threads, and cannot fork, so this small piece of C does the
 // namespace work and then lets Go start inside the container's namespaces.
 //
+// The same constructor is also the created container's waiting init
+// (waiter.c): the Go init re-executes the binary for it once set up.
+//
 // Importing the package (for its side effect) links the constructor in; it
-// does nothing unless the environment names a bootstrap socket.
+// does nothing unless the environment names a bootstrap socket or a waiter.
 package nsenter
 
 /*
 #cgo CFLAGS: -Wall -O2
+#include <sys/resource.h>
+extern struct rlimit ocirun_orig_nofile;
+extern int ocirun_orig_nofile_set;
+extern void ocirun_waiter(int argc, char **argv, char **envp);
 extern void ocirun_nsexec(void);
-void __attribute__((constructor)) ocirun_nsenter_init(void) { ocirun_nsexec(); }
+void __attribute__((constructor)) ocirun_nsenter_init(int argc, char **argv, char **envp)
+{
+	ocirun_waiter(argc, argv, envp); // returns unless this is a created container's waiting init
+	ocirun_nsexec();
+}
 */
 import "C"
+
+import "golang.org/x/sys/unix"
+
+// OrigNofile is the RLIMIT_NOFILE the init was started with, before Go's
+// runtime raised its soft limit; ok is false outside the init.
+func OrigNofile() (lim unix.Rlimit, ok bool) {
+	if C.ocirun_orig_nofile_set == 0 {
+		return lim, false
+	}
+	return unix.Rlimit{Cur: uint64(C.ocirun_orig_nofile.rlim_cur), Max: uint64(C.ocirun_orig_nofile.rlim_max)}, true
+}

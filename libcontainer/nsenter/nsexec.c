@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -41,7 +42,14 @@ struct join {
 
 static int sockfd = -1;
 
-static int write_full(int fd, const void *buf, size_t len)
+// The RLIMIT_NOFILE we were started with, before Go's runtime raises it:
+// the init restores it before it re-executes itself as the waiter (Go's own
+// exec does the same; see waiter.c).
+struct rlimit ocirun_orig_nofile;
+int ocirun_orig_nofile_set;
+
+// ocirun_write_full writes all of buf, across EINTR and short writes (waiter.c uses it too).
+int ocirun_write_full(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len > 0) {
@@ -74,7 +82,7 @@ static int read_full(int fd, void *buf, size_t len)
 static void send_msg(uint32_t type, const void *data, uint32_t len)
 {
 	uint32_t hdr[2] = { type, len };
-	if (write_full(sockfd, hdr, sizeof(hdr)) < 0 || (len && write_full(sockfd, data, len) < 0))
+	if (ocirun_write_full(sockfd, hdr, sizeof(hdr)) < 0 || (len && ocirun_write_full(sockfd, data, len) < 0))
 		_exit(1);
 }
 
@@ -137,7 +145,7 @@ static void join_cgroup(const char *tasks)
 	int fd = open(tasks, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		bail("join cgroup: open %s", tasks);
-	if (write_full(fd, "0", 1) < 0)
+	if (ocirun_write_full(fd, "0", 1) < 0)
 		bail("join cgroup: write %s", tasks);
 	close(fd);
 }
@@ -147,7 +155,7 @@ static void write_file(const char *path, const char *data, size_t len)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		bail("open %s", path);
-	if (write_full(fd, data, len) < 0)
+	if (ocirun_write_full(fd, data, len) < 0)
 		bail("write %s", path);
 	close(fd);
 }
@@ -167,6 +175,8 @@ void ocirun_nsexec(void)
 	sockfd = atoi(env);
 	if (sockfd < 3)
 		_exit(1);
+	if (getrlimit(RLIMIT_NOFILE, &ocirun_orig_nofile) == 0)
+		ocirun_orig_nofile_set = 1;
 
 	if (read_full(sockfd, &total, sizeof(total)) < 0)
 		_exit(1); // parent gone

@@ -1,0 +1,149 @@
+package libcontainer
+
+import (
+	"fmt"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/nsenter"
+)
+
+// A created container's init waits for `start` as a small C program (the
+// constructor's waiter branch, nsenter/waiter.c), not as a Go runtime: the Go
+// init re-executes our sealed binary once everything is set up. The waiter
+// joins the memory cgroup, reports ready, waits on the exec socket and execs
+// the process. Where it could change what the process gets, the Go init
+// waits itself, as before (useWaiter).
+
+// waiterSyscalls are the syscalls the waiter makes under the container's
+// seccomp filter: the exec into it, static glibc's start-up, its own work.
+var waiterSyscalls = []string{
+	"execveat", "brk", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64",
+	"mprotect", "readlink", "getrandom", "write", "close", "rt_sigaction", "accept4", "read",
+	"execve", "exit_group",
+}
+
+// useWaiter tells whether the init may hand over to the waiter: there is a
+// process, no startContainer hook (they run from the Go init), no AppArmor
+// profile (it applies at the next exec: that would be the waiter's), only
+// rlimits that the Go init could live with should the exec into the waiter
+// fail (they are set before it), and a seccomp filter, if any, that allows
+// every syscall the waiter makes.
+func useWaiter(cfg *configs.Config, ic *initConfig) bool {
+	return ic.ExeFd > 2 && !cfg.NoProcess && len(cfg.Hooks.StartContainer) == 0 &&
+		cfg.Process.ApparmorProfile == "" && rlimitsHarmlessToGo(cfg.Process.Rlimits) &&
+		seccompAllowsAll(cfg.Seccomp, waiterSyscalls)
+}
+
+// rlimitsHarmlessToGo: none of these bounds a Go runtime's memory, stack,
+// threads or CPU time.
+func rlimitsHarmlessToGo(rl []configs.Rlimit) bool {
+	for _, r := range rl {
+		switch r.Type {
+		case unix.RLIMIT_NOFILE, unix.RLIMIT_CORE, unix.RLIMIT_NICE, unix.RLIMIT_RTPRIO, unix.RLIMIT_RTTIME,
+			unix.RLIMIT_SIGPENDING, unix.RLIMIT_MSGQUEUE, unix.RLIMIT_LOCKS, unix.RLIMIT_FSIZE, unix.RLIMIT_MEMLOCK:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// seccompAllowsAll reports whether the filter surely allows each syscall:
+// an unconditional allow (or log) rule names it, or no rule names it and the
+// default action allows it.
+func seccompAllowsAll(s *configs.Seccomp, names []string) bool {
+	if s == nil {
+		return true
+	}
+	allows := func(action string) bool { return action == "SCMP_ACT_ALLOW" || action == "SCMP_ACT_LOG" }
+	for _, name := range names {
+		ruled, ok := false, allows(s.DefaultAction)
+		for _, r := range s.Syscalls {
+			for _, n := range r.Names {
+				if n == name {
+					if !ruled {
+						ok = true
+					}
+					ruled = true
+					ok = ok && allows(r.Action) && len(r.Args) == 0
+				}
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// execWaiter re-executes the sealed binary as the waiter. It returns only
+// when the exec failed; the Go init then waits itself.
+func execWaiter(ic *initConfig, proc *execProcess, sockFd int) error {
+	memcg := -1
+	if ic.MemcgFd > 2 {
+		memcg = ic.MemcgFd
+	}
+	keep := []int{sockFd, ic.ExecListenFd, memcg}
+	for _, fd := range keep {
+		if fd > 2 {
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+				return err
+			}
+		}
+	}
+	defer func() {
+		for _, fd := range keep {
+			if fd > 2 {
+				unix.CloseOnExec(fd)
+			}
+		}
+	}()
+	argv := append([]string{"ocirun", "wait"}, proc.args...)
+	env := append(proc.env[:len(proc.env):len(proc.env)], fmt.Sprintf("_OCIRUN_WAIT=%d,%d,%d", sockFd, ic.ExecListenFd, memcg))
+	// What Go's own exec does: give back the RLIMIT_NOFILE the runtime raised
+	// (unless the config set it, which made Go forget the original).
+	if lim, ok := nsenter.OrigNofile(); ok && !setsNofile(proc.rlimits) {
+		if err := syscall.Setrlimit(unix.RLIMIT_NOFILE, &syscall.Rlimit{Cur: lim.Cur, Max: lim.Max}); err != nil {
+			return err
+		}
+	}
+	// The process's rlimits, set at exec by the Go init, are set now (useWaiter
+	// checked the Go init could go on under them if this exec failed).
+	if err := setRlimits(proc.rlimits); err != nil {
+		return err
+	}
+	return execveat(ic.ExeFd, argv, env)
+}
+
+func setsNofile(rl []configs.Rlimit) bool {
+	for _, r := range rl {
+		if r.Type == unix.RLIMIT_NOFILE {
+			return true
+		}
+	}
+	return false
+}
+
+// execveat runs the file open at fd (AT_EMPTY_PATH): no path, so no /proc is
+// needed inside the container.
+func execveat(fd int, argv, env []string) error {
+	empty, err := unix.BytePtrFromString("")
+	if err != nil {
+		return err
+	}
+	argvp, err := syscall.SlicePtrFromStrings(argv)
+	if err != nil {
+		return err
+	}
+	envp, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return err
+	}
+	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
+		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), unix.AT_EMPTY_PATH, 0)
+	return errno
+}
