@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
@@ -128,17 +127,17 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 			ro.JoinNs = append(ro.JoinNs, &rpc.JoinNamespace{Ns: proto.String(name), NsFile: proto.String(p)})
 		}
 	}
-	criuPid, err := s.Start()
-	if err != nil {
+	if _, err := s.Start(); err != nil {
 		return err
 	}
 	defer s.Close()
-	// CRIU puts the restored tree in the cgroups it is in itself: ours.
-	if err := cg.Apply(criuPid); err != nil {
-		return fmt.Errorf("move criu into the container's cgroup: %w", err)
-	}
-	if ro.CgRoot, err = cgroupRoots(criuPid); err != nil {
-		return err
+	// CRIU puts the restored tree into the cgroup its images name, with the
+	// root of each hierarchy remapped: to the container's cgroup, which is
+	// how a restore under a new id lands in that id's cgroup. (runc also
+	// moves CRIU itself there first: a pid written to cgroup.procs costs an
+	// RCU grace period, about 15 ms here, and is not needed.)
+	for _, ctrl := range cg.Hierarchies() {
+		ro.CgRoot = append(ro.CgRoot, &rpc.CgroupRoot{Ctrl: proto.String(ctrl), Path: proto.String(cg.CgroupPath())})
 	}
 	var restored int32
 	resp, err := s.Call(rpc.CriuReqType_RESTORE, ro, nil, func(n *criu.Notification) error {
@@ -204,24 +203,4 @@ func unbindCriuRoot(stateDir string) {
 	for i := 0; i < 8 && unix.Unmount(dir, unix.MNT_DETACH) == nil; i++ { // binds stacked by failed restores
 	}
 	os.Remove(dir)
-}
-
-// cgroupRoots tells CRIU, for each hierarchy, the cgroup to restore the
-// tree into: where the criu process (moved into the container's) is now.
-func cgroupRoots(pid int) ([]*rpc.CgroupRoot, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		return nil, fmt.Errorf("read criu's cgroups: %w", err)
-	}
-	var roots []*rpc.CgroupRoot
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		for _, ctrl := range strings.Split(parts[1], ",") {
-			roots = append(roots, &rpc.CgroupRoot{Ctrl: proto.String(ctrl), Path: proto.String(parts[2])})
-		}
-	}
-	return roots, nil
 }

@@ -133,6 +133,13 @@ func restoreContinues(t *testing.T, r *rt, criu func(...string) result, id, dir,
 	if p := nsPid(t, pid); p != "1" {
 		t.Fatalf("restored init is pid %s in its namespace, want 1", p)
 	}
+	// In the container's own cgroup in every hierarchy, under its id (new or not).
+	cgroups, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	for _, line := range strings.Split(strings.TrimSpace(string(cgroups)), "\n") {
+		if parts := strings.SplitN(line, ":", 3); len(parts) != 3 || parts[2] != "/ocirun/"+id {
+			t.Fatalf("restored init's cgroup %q, want /ocirun/%s in every hierarchy:\n%s", line, id, cgroups)
+		}
+	}
 	// The child the counter started is there under the same container pid.
 	out := r.ok("exec", id, "sh", "-c", "cat /proc/$(cat /data/child)/cmdline | tr '\\0' ' '")
 	if !strings.HasPrefix(out, "sleep 100000") {

@@ -175,16 +175,18 @@ func (m *Manager) Create() error {
 	return nil
 }
 
-// Apply moves pid into the container's cgroup in every hierarchy (a
-// restored process). A pid written to cgroup.procs takes the kernel's global
-// lock; a new init joins by itself instead (V1Tasks).
-func (m *Manager) Apply(pid int) error {
-	for _, dir := range m.dirs() {
-		if err := writeFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
-			return err
-		}
+// Hierarchies names each hierarchy the container has a cgroup in, as
+// /proc/PID/cgroup names them: v1 controllers ("name=systemd" for a named
+// one), and "" for the unified hierarchy.
+func (m *Manager) Hierarchies() []string {
+	var out []string
+	for c := range m.layout.V1 {
+		out = append(out, c)
 	}
-	return nil
+	if m.layout.V2 != "" {
+		out = append(out, "")
+	}
+	return out
 }
 
 // V1Tasks lists the `tasks` file of the container's cgroup in every v1
