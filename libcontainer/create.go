@@ -8,8 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -179,7 +179,7 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 	if cgroupDir != nil {
 		defer cgroupDir.Close()
 	}
-	cmd, fds, err := startInit(opts.Root, cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
+	stage1, fds, err := startInit(opts.Root, cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
 	childSock.Close()
 	listener.Close()
 	if err != nil {
@@ -194,7 +194,7 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 	if memcg != nil {
 		ic.MemcgFd = fds[len(fds)-2]
 	}
-	pid, err := bootstrap(cmd, parentSock, bs, func(stage1 int) error {
+	pid, err := bootstrap(stage1, parentSock, bs, func(stage1 int) error {
 		return setupFromHost(stage1, cfg)
 	})
 	if err != nil {
@@ -251,52 +251,65 @@ func mountsCgroupfs(cfg *configs.Config) bool {
 }
 
 // startInit starts `ocirun init` with stdio, the caller's fds 3..3+preserve-1
-// at the same numbers, and files after them; it returns where files landed,
-// and last where the sealed binary did.
-// The init runs from a sealed handle on our binary (see exeseal.go).
-func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve int, files ...*os.File) (*exec.Cmd, []int, error) {
+// at the same numbers, and files after them; it returns the first stage's
+// pid and where files landed, and last where the sealed binary did.
+// The init runs from a sealed handle on our binary (see exeseal.go). It is
+// started with syscall.ForkExec, not os/exec: os.StartProcess forks a probe
+// child to test pidfd support first, a fork we do not need (no pidfd kept).
+func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve int, files ...*os.File) (int, []int, error) {
 	exe, err := sealedExe(root)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, err
 	}
 	defer exe.Close()
 	files = append(files, exe)
-	var extra []*os.File
+	attr := &syscall.ProcAttr{
+		// The init is the only Go program that must start fast and alone: keep
+		// the runtime from reading cgroup files for GOMAXPROCS.
+		Env: []string{"", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
+	}
+	for _, f := range []*os.File{stdin, stdout, stderr} {
+		if f == nil {
+			// As os/exec does for a nil stdio: the null device, not a closed fd.
+			null, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return 0, nil, fmt.Errorf("start init: %w", err)
+			}
+			defer null.Close()
+			f = null
+		}
+		attr.Files = append(attr.Files, f.Fd())
+	}
 	for i := 0; i < preserve; i++ {
-		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
+		attr.Files = append(attr.Files, uintptr(3+i))
 	}
 	fds := make([]int, len(files))
 	for i, f := range files {
-		fds[i] = 3 + len(extra)
-		extra = append(extra, f)
+		fds[i] = len(attr.Files)
+		attr.Files = append(attr.Files, f.Fd())
 	}
-	cmd := &exec.Cmd{
-		Path: fmt.Sprintf("/proc/self/fd/%d", fds[len(fds)-1]),
-		Args: []string{"ocirun", "init"},
-		// The init is the only Go program that must start fast and alone: keep
-		// the runtime from reading cgroup files for GOMAXPROCS.
-		Env:        []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(fds[0]), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
-		Stdin:      stdin,
-		Stdout:     stdout,
-		Stderr:     stderr,
-		ExtraFiles: extra,
-	}
+	attr.Env[0] = nsenter.EnvInitPipe + "=" + strconv.Itoa(fds[0])
 	if cgroupDir != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cgroupDir.Fd())}
+		attr.Sys = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cgroupDir.Fd())}
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start init: %w", err)
+	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", fds[len(fds)-1]), []string{"ocirun", "init"}, attr)
+	// The files' fds were only borrowed (Fd): keep the Files alive until the child has them.
+	runtime.KeepAlive(files)
+	runtime.KeepAlive(stdin)
+	runtime.KeepAlive(stdout)
+	runtime.KeepAlive(stderr)
+	if err != nil {
+		return 0, nil, fmt.Errorf("start init: %w", err)
 	}
-	return cmd, fds, nil
+	return pid, fds, nil
 }
 
 // bootstrap drives the C constructor: namespaces, the host-side setup of
 // the first stage (hostSetup), and the pid of the process that will run Go.
-func bootstrap(cmd *exec.Cmd, sock *os.File, bs *nsenter.Bootstrap, hostSetup func(stage1 int) error) (int, error) {
-	stage1 := cmd.Process.Pid
+func bootstrap(stage1 int, sock *os.File, bs *nsenter.Bootstrap, hostSetup func(stage1 int) error) (int, error) {
 	reap := func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		unix.Kill(stage1, unix.SIGKILL)
+		waitPid(stage1)
 	}
 	if _, err := sock.Write(bs.Encode()); err != nil {
 		reap()
@@ -329,17 +342,28 @@ func bootstrap(cmd *exec.Cmd, sock *os.File, bs *nsenter.Bootstrap, hostSetup fu
 			pid := int(binary.LittleEndian.Uint32(payload))
 			if pid != stage1 {
 				// The constructor forked into a new pid namespace and its first stage exited.
-				if err := cmd.Wait(); err != nil {
+				if ws, err := waitPid(stage1); err != nil {
 					return 0, fmt.Errorf("init's first stage: %w", err)
+				} else if !ws.Exited() || ws.ExitStatus() != 0 {
+					return 0, fmt.Errorf("init's first stage: exit status %d (signal %d)", ws.ExitStatus(), ws.Signal())
 				}
-			} else {
-				// The init is our child: let it be reparented when we exit, never reaped by Go.
-				cmd.Process.Release()
 			}
+			// Otherwise the init is our child: it is reparented when we exit, never reaped here.
 			return pid, nil
 		default:
 			reap()
 			return 0, fmt.Errorf("unexpected message %d from init", t)
+		}
+	}
+}
+
+// waitPid reaps one child.
+func waitPid(pid int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			return ws, err
 		}
 	}
 }

@@ -78,12 +78,12 @@ func (c *Container) Exec(opts ExecOpts) (int, error) {
 		defer cgroupDir.Close()
 	}
 	bs.CgroupTasks = tasks
-	cmd, fds, err := startInit(filepath.Dir(c.dir), cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
+	stage1, fds, err := startInit(filepath.Dir(c.dir), cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
 	childSock.Close()
 	if err != nil {
 		return 0, err
 	}
-	pid, err := bootstrap(cmd, parentSock, bs, func(stage1 int) error {
+	pid, err := bootstrap(stage1, parentSock, bs, func(stage1 int) error {
 		return setupFromHost(stage1, &configs.Config{Process: opts.Process})
 	})
 	if err != nil {
