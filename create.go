@@ -30,7 +30,7 @@ var createCommand = &cli.Command{
 		if err := checkArgs(c, 1); err != nil {
 			return err
 		}
-		ctr, err := createContainer(c, true, nil)
+		ctr, err := createContainer(c, true, nil, nil)
 		if err != nil {
 			return err
 		}
@@ -42,7 +42,8 @@ var createCommand = &cli.Command{
 // createContainer is create's work, shared with run. detach says whether
 // ocirun leaves before the container ends: then a terminal needs a console
 // socket. tty, when not nil, is an internal socket for run's own terminal.
-func createContainer(c *cli.Context, detach bool, tty *os.File) (*libcontainer.Container, error) {
+// beforeInit, when not nil, is called before the container's init is started.
+func createContainer(c *cli.Context, detach bool, tty *os.File, beforeInit func()) (*libcontainer.Container, error) {
 	id, err := containerID(c)
 	if err != nil {
 		return nil, err
@@ -75,6 +76,9 @@ func createContainer(c *cli.Context, detach bool, tty *os.File) (*libcontainer.C
 			return nil, err
 		}
 		defer consoleSock.Close()
+	}
+	if beforeInit != nil {
+		beforeInit()
 	}
 	ctr, err := libcontainer.Create(libcontainer.CreateOpts{
 		Root: root, ID: id, Bundle: bundle, Config: cfg,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -60,6 +59,12 @@ func execProcess(c *cli.Context) (int, error) {
 	if c.NArg() < 1 {
 		return 0, errors.New(`"exec" requires a minimum of 1 argument`)
 	}
+	detach := c.Bool("detach")
+	sigc := make(chan os.Signal, 128)
+	signalsCaught := func() {}
+	if !detach {
+		signalsCaught = relayAllSignals(sigc)
+	}
 	ctr, err := loadContainer(c)
 	if err != nil {
 		return 0, err
@@ -69,17 +74,11 @@ func execProcess(c *cli.Context) (int, error) {
 		ctr.Close()
 		return 0, err
 	}
-	detach := c.Bool("detach")
 	if !detach {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			ctr.Close()
 			return 0, fmt.Errorf("become child subreaper: %w", err)
 		}
-	}
-	sigc := make(chan os.Signal, 128)
-	if !detach {
-		signal.Notify(sigc)
-		defer signal.Stop(sigc)
 	}
 	opts := libcontainer.ExecOpts{Process: p, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused")}
@@ -108,6 +107,7 @@ func execProcess(c *cli.Context) (int, error) {
 		ctr.Close()
 		return 0, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
 	}
+	signalsCaught() // before the process exists
 	pid, err := ctr.Exec(opts)
 	ctr.Close() // others may use the container while the process runs
 	if ttyParent != nil {

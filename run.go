@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -25,7 +24,7 @@ var runCommand = &cli.Command{
 			return err
 		}
 		if c.Bool("detach") {
-			ctr, err := createContainer(c, true, nil)
+			ctr, err := createContainer(c, true, nil, nil)
 			if err != nil {
 				return err
 			}
@@ -56,8 +55,7 @@ func runForeground(c *cli.Context) (int, error) {
 	}
 	// Catch signals before the init exists, so none is lost or kills us.
 	sigc := make(chan os.Signal, 128)
-	signal.Notify(sigc)
-	defer signal.Stop(sigc)
+	signalsCaught := relayAllSignals(sigc)
 
 	var tty *ttyRelay
 	ttyParent, ttyChild, err := unixSocketPair()
@@ -65,7 +63,7 @@ func runForeground(c *cli.Context) (int, error) {
 		return 0, err
 	}
 	defer ttyParent.Close()
-	ctr, err := createContainer(c, false, ttyChild)
+	ctr, err := createContainer(c, false, ttyChild, signalsCaught)
 	ttyChild.Close()
 	if err != nil {
 		return 0, err
