@@ -13,19 +13,34 @@ import (
 
 // createDevices makes the device nodes of linux.devices and the defaults.
 // In a user namespace mknod is not allowed: the host's node is bind-mounted.
+// Devices in the same directory as the one before (all of the defaults:
+// /dev) reuse its handle, resolved once.
 func createDevices(root *os.File, devices []*configs.Device, userns bool) error {
+	var dir *os.File
+	dirPath := ""
+	defer func() {
+		if dir != nil {
+			dir.Close()
+		}
+	}()
 	for _, d := range devices {
 		dest := cleanPath(d.Path)
-		dir, err := mkdirInRoot(root, filepath.Dir(dest), 0o755)
-		if err != nil {
-			return fmt.Errorf("device %s: %w", dest, err)
+		if parent := filepath.Dir(dest); dir == nil || parent != dirPath {
+			if dir != nil {
+				dir.Close()
+			}
+			var err error
+			if dir, err = mkdirInRoot(root, parent, 0o755); err != nil {
+				return fmt.Errorf("device %s: %w", dest, err)
+			}
+			dirPath = parent
 		}
+		var err error
 		if userns {
 			err = bindDevice(dir, d, dest)
 		} else {
 			err = mknodDevice(dir, d, dest)
 		}
-		dir.Close()
 		if err != nil {
 			return fmt.Errorf("device %s: %w", dest, err)
 		}

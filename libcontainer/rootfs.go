@@ -287,8 +287,18 @@ func openInRoot(root *os.File, p string) (*os.File, error) {
 	return pathrs.OpenatInRoot(root, p)
 }
 
-// mkdirInRoot creates a directory (and its parents) inside the rootfs, symlink-safe.
+// mkdirInRoot creates a directory (and its parents) inside the rootfs,
+// symlink-safe, and returns it opened. A directory that is already there
+// (most targets: /proc, /dev, /sys) is opened with one openat2 resolved as
+// pathrs-lite resolves it (inside the root, no magic links), without its
+// partial walk, /proc/self/fd readlink and reopen through procfs; anything
+// else (missing, not a directory, an error) takes pathrs-lite's way.
 func mkdirInRoot(root *os.File, p string, mode os.FileMode) (*os.File, error) {
+	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	if fd, err := unix.Openat2(int(root.Fd()), p, how); err == nil {
+		return os.NewFile(uintptr(fd), p), nil
+	}
 	return pathrs.MkdirAllHandle(root, p, mode)
 }
 
