@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,11 +24,20 @@ type Container struct {
 	state *State
 }
 
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+// validIDChar is what an id may hold: [\w+\-.] (no regexp: it would be
+// compiled at every ocirun start, the container's init included).
+func validIDChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '+' || c == '-' || c == '.'
+}
 
 // ValidateID refuses ids that could escape the root directory or confuse tools.
 func ValidateID(id string) error {
-	if id == "" || id == "." || id == ".." || len(id) > 1024 || !validID.MatchString(id) {
+	valid := id != "" && id != "." && id != ".." && len(id) <= 1024
+	for i := 0; valid && i < len(id); i++ {
+		valid = validIDChar(id[i])
+	}
+	if !valid {
 		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '+', '-' and '.'", id)
 	}
 	return nil
