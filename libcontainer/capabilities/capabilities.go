@@ -54,12 +54,11 @@ func DropBounding(keep []int) error {
 				strings.ToUpper(capability.Cap(k).String()))
 		}
 	}
+	// Not loaded first (a parse of /proc/self/status): the set is cleared and
+	// written whole, and Apply(BOUNDS) reads nothing else of it.
 	c, err := capability.NewPid2(0)
 	if err != nil {
 		return err
-	}
-	if err := c.Load(); err != nil {
-		return fmt.Errorf("read capabilities: %w", err)
 	}
 	c.Clear(capability.BOUNDING)
 	c.Set(capability.BOUNDING, toCaps(keep)...)
@@ -71,12 +70,10 @@ func DropBounding(keep []int) error {
 
 // Apply sets effective, permitted, inheritable and then ambient on this thread.
 func Apply(s Sets) error {
+	// Not loaded first: every set applied here is cleared and written whole.
 	c, err := capability.NewPid2(0)
 	if err != nil {
 		return err
-	}
-	if err := c.Load(); err != nil {
-		return fmt.Errorf("read capabilities: %w", err)
 	}
 	c.Clear(capability.CAPS | capability.AMBIENT)
 	c.Set(capability.EFFECTIVE, toCaps(s.Effective)...)
