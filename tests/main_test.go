@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 		if bin == "" {
 			bin = filepath.Join(dir, "ocirun")
 			build := exec.Command("go", "build", "-o", bin, "..")
+			build.Env = append(os.Environ(), "GOEXPERIMENT=jsonv2") // as the Makefile builds it
 			build.Stdout, build.Stderr = os.Stdout, os.Stderr
 			if err := build.Run(); err != nil {
 				fmt.Println("tests: build ocirun:", err)
