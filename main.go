@@ -1,4 +1,11 @@
 // Command ocirun is an OCI runtime: runc's command line over ocirun's own engine.
+//
+// Every ocirun process is short-lived: GOMAXPROCS is the CPU count, not
+// sized to a cgroup CPU limit, and the runtime starts no goroutine to follow
+// that limit (Go 1.26 still reads the cgroup once at start, for its metrics).
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
