@@ -8,16 +8,22 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
-// cgroup returns the manager of the container's cgroup.
+// cgroup returns the manager of the container's cgroup. The host's layout
+// is read from mountinfo once per command (status, then delete, would
+// otherwise each parse it).
 func (c *Container) cgroup() (*cgroups.Manager, error) {
 	if c.state.CgroupPath == "" {
 		return nil, errors.New("container has no cgroup")
+	}
+	if c.cg != nil && c.cg.CgroupPath() == c.state.CgroupPath {
+		return c.cg, nil
 	}
 	layout, err := cgroups.Detect()
 	if err != nil {
 		return nil, err
 	}
-	return cgroups.New(layout, c.state.CgroupPath), nil
+	c.cg = cgroups.New(layout, c.state.CgroupPath)
+	return c.cg, nil
 }
 
 // setupCgroup makes the container's cgroup with its limits, before any
@@ -32,6 +38,7 @@ func (c *Container) setupCgroup(cfg *configs.Config) (*cgroups.Manager, error) {
 		return nil, err
 	}
 	m := cgroups.New(layout, path)
+	c.cg = m
 	if m.Exists() {
 		if pids, _ := m.Pids(); len(pids) > 0 {
 			return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already has processes", path)

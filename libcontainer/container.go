@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 )
 
 // Container is a handle on one container's state directory, held under its lock.
@@ -22,6 +24,7 @@ type Container struct {
 	dir   string // <root>/<id>
 	lock  *os.File
 	state *State
+	cg    *cgroups.Manager // the cgroup's manager, once read (cgroup())
 }
 
 // validIDChar is what an id may hold: [\w+\-.] (no regexp: it would be

@@ -156,13 +156,27 @@ func (m *Manager) dirs() []string {
 // Create makes the cgroup in every hierarchy and enables the controllers
 // the unified hierarchy needs; limits come with Set before any process joins.
 func (m *Manager) Create() error {
+	made := map[string]bool{} // directory → made now, under a parent that was there
 	for c := range m.layout.V1 {
 		dir := m.v1Dir(c)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("create cgroup %s: %w", dir, err)
+		fresh, done := made[dir]
+		if !done {
+			// One mkdir where the parent exists (the usual case), MkdirAll otherwise;
+			// co-mounted controllers share the directory.
+			err := os.Mkdir(dir, 0o755)
+			fresh = err == nil
+			if errors.Is(err, fs.ErrNotExist) {
+				err = os.MkdirAll(dir, 0o755)
+			} else if errors.Is(err, fs.ErrExist) {
+				err = nil
+			}
+			if err != nil {
+				return fmt.Errorf("create cgroup %s: %w", dir, err)
+			}
+			made[dir] = fresh
 		}
 		if c == "cpuset" {
-			if err := inheritCpuset(filepath.Dir(dir), dir, m.layout.V1[c]); err != nil {
+			if err := fillCpuset(filepath.Dir(dir), dir, m.layout.V1[c], fresh); err != nil {
 				return err
 			}
 		}
@@ -275,6 +289,33 @@ func rmdirRetry(dir string) error {
 	}
 }
 
+var cpusetFiles = [2]string{"cpuset.cpus", "cpuset.mems"}
+
+// fillCpuset gives a v1 cpuset cgroup its parent's cpus and mems (empty ones
+// refuse tasks). One made just now under a parent that has both only needs
+// them copied (its own are empty: not read); any other case walks up.
+func fillCpuset(parent, dir, mountpoint string, fresh bool) error {
+	if !fresh {
+		return inheritCpuset(parent, dir, mountpoint)
+	}
+	var vals [2]string
+	for i, f := range cpusetFiles {
+		val, err := os.ReadFile(filepath.Join(parent, f))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
+		}
+		if vals[i] = strings.TrimSpace(string(val)); vals[i] == "" {
+			return inheritCpuset(parent, dir, mountpoint)
+		}
+	}
+	for i, f := range cpusetFiles {
+		if err := writeFile(dir, f, vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // inheritCpuset gives a new v1 cpuset cgroup its parent's cpus and mems
 // (empty ones refuse tasks), filling parents first up to the mountpoint.
 func inheritCpuset(parent, dir, mountpoint string) error {
@@ -283,7 +324,7 @@ func inheritCpuset(parent, dir, mountpoint string) error {
 			return err
 		}
 	}
-	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+	for _, f := range cpusetFiles {
 		cur, _ := os.ReadFile(filepath.Join(dir, f))
 		if strings.TrimSpace(string(cur)) != "" {
 			continue
