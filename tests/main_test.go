@@ -39,8 +39,11 @@ func TestMain(m *testing.M) {
 		bin := os.Getenv("OCIRUN_BINARY")
 		if bin == "" {
 			bin = filepath.Join(dir, "ocirun")
-			build := exec.Command("go", "build", "-o", bin, "..")
-			build.Env = append(os.Environ(), "GOEXPERIMENT=jsonv2") // as the Makefile builds it
+			// As the Makefile builds it: static (the waiter re-executes the
+			// binary inside the container, which has no dynamic loader).
+			build := exec.Command("go", "build", "-tags", "netgo osusergo urfave_cli_no_docs",
+				"-ldflags", "-linkmode external -extldflags -static", "-o", bin, "..")
+			build.Env = append(os.Environ(), "GOEXPERIMENT=jsonv2")
 			build.Stdout, build.Stderr = os.Stdout, os.Stderr
 			if err := build.Run(); err != nil {
 				fmt.Println("tests: build ocirun:", err)
