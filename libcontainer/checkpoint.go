@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/criu"
@@ -85,13 +87,13 @@ func (c *Container) Checkpoint(opts *CriuOpts) error {
 	pid := c.state.InitPid
 	s := &criu.Swrk{Path: opts.CriuPath}
 	ro := baseCriuOpts(opts, images, work, "dump.log")
-	ro.Pid = criu.Int32(int32(pid))
-	ro.Root = criu.String(cfg.Rootfs)
-	ro.LeaveRunning = criu.Bool(opts.LeaveRunning || opts.PreDump)
+	ro.Pid = proto.Int32(int32(pid))
+	ro.Root = proto.String(cfg.Rootfs)
+	ro.LeaveRunning = proto.Bool(opts.LeaveRunning || opts.PreDump)
 	ro.NetworkLock = networkLockOpt(info.NetworkLock)
 	if m, err := c.cgroup(); err == nil {
 		if dir := m.FreezerDir(); dir != "" {
-			ro.FreezeCgroup = criu.String(dir)
+			ro.FreezeCgroup = proto.String(dir)
 		}
 	}
 	for _, m := range cfg.Mounts {
@@ -122,11 +124,11 @@ func (c *Container) Checkpoint(opts *CriuOpts) error {
 		}
 	}
 	if opts.PreDump {
-		ro.TrackMem = criu.Bool(true)
+		ro.TrackMem = proto.Bool(true)
 	}
 	if opts.ParentImage != "" {
-		ro.ParentImg = criu.String(opts.ParentImage)
-		ro.TrackMem = criu.Bool(true)
+		ro.ParentImg = proto.String(opts.ParentImage)
+		ro.TrackMem = proto.Bool(true)
 	}
 	// Written first: a dump that ends the processes must leave what restore needs.
 	if err := writeCheckpointInfo(opts.ImagesDir, &info); err != nil {
@@ -135,9 +137,9 @@ func (c *Container) Checkpoint(opts *CriuOpts) error {
 	if _, err := s.Start(); err != nil {
 		return err
 	}
-	typ := criu.ReqDump
+	typ := rpc.CriuReqType_DUMP
 	if opts.PreDump {
-		typ = criu.ReqPreDump
+		typ = rpc.CriuReqType_PRE_DUMP
 	}
 	_, err = s.Call(typ, ro, nil, nil)
 	closeErr := s.Close()
@@ -163,45 +165,45 @@ var externalNamespaces = []struct{ spec, criu, key string }{
 }
 
 // baseCriuOpts are the RPC options dump and restore share.
-func baseCriuOpts(opts *CriuOpts, images, work *os.File, log string) *criu.Opts {
-	ro := &criu.Opts{
-		ImagesDirFd:     int32(images.Fd()), // our numbers: CRIU opens /proc/<us>/fd/N
-		WorkDirFd:       criu.Int32(int32(work.Fd())),
-		LogLevel:        criu.Int32(4),
-		LogFile:         criu.String(log),
-		ManageCgroups:   criu.Bool(true),
-		ShellJob:        criu.Bool(opts.ShellJob),
-		TCPEstablished:  criu.Bool(opts.TCPEstablished),
-		ExtUnixSk:       criu.Bool(opts.ExtUnixSk),
-		FileLocks:       criu.Bool(opts.FileLocks),
-		OrphanPtsMaster: criu.Bool(true),
-		AutoDedup:       criu.Bool(opts.AutoDedup),
-		LazyPages:       criu.Bool(opts.LazyPages),
+func baseCriuOpts(opts *CriuOpts, images, work *os.File, log string) *rpc.CriuOpts {
+	ro := &rpc.CriuOpts{
+		ImagesDirFd:     proto.Int32(int32(images.Fd())), // our numbers: CRIU opens /proc/<us>/fd/N
+		WorkDirFd:       proto.Int32(int32(work.Fd())),
+		LogLevel:        proto.Int32(4),
+		LogFile:         proto.String(log),
+		ManageCgroups:   proto.Bool(true),
+		ShellJob:        proto.Bool(opts.ShellJob),
+		TcpEstablished:  proto.Bool(opts.TCPEstablished),
+		ExtUnixSk:       proto.Bool(opts.ExtUnixSk),
+		FileLocks:       proto.Bool(opts.FileLocks),
+		OrphanPtsMaster: proto.Bool(true),
+		AutoDedup:       proto.Bool(opts.AutoDedup),
+		LazyPages:       proto.Bool(opts.LazyPages),
 	}
 	if mode, ok := cgroupModes[opts.ManageCgroupsMode]; ok && opts.ManageCgroupsMode != "" {
-		ro.ManageCgroupsMode = &mode
+		ro.ManageCgroupsMode = mode.Enum()
 	}
 	if opts.StatusFd >= 0 {
-		ro.StatusFd = criu.Int32(int32(opts.StatusFd))
+		ro.StatusFd = proto.Int32(int32(opts.StatusFd))
 	}
 	if opts.PageServer != "" {
 		addr, port, _ := strings.Cut(opts.PageServer, ":")
 		p, _ := strconv.Atoi(port)
-		ro.Ps = &criu.PageServer{Address: addr, Port: int32(p)}
+		ro.Ps = &rpc.CriuPageServerInfo{Address: proto.String(addr), Port: proto.Int32(int32(p))}
 	}
 	var mask uint32
 	for _, ns := range opts.EmptyNs {
 		mask |= namespaceFlags[ns]
 	}
 	if mask != 0 {
-		ro.EmptyNs = criu.Uint32(mask)
+		ro.EmptyNs = proto.Uint32(mask)
 	}
 	return ro
 }
 
-var cgroupModes = map[string]criu.CgMode{
-	"soft": criu.CgSoft, "full": criu.CgFull,
-	"strict": criu.CgStrict, "ignore": criu.CgIgnore,
+var cgroupModes = map[string]rpc.CriuCgMode{
+	"soft": rpc.CriuCgMode_SOFT, "full": rpc.CriuCgMode_FULL,
+	"strict": rpc.CriuCgMode_STRICT, "ignore": rpc.CriuCgMode_IGNORE,
 }
 
 var namespaceFlags = map[string]uint32{
@@ -332,12 +334,11 @@ func networkLockMethod() string {
 	return "nftables"
 }
 
-func networkLockOpt(method string) *criu.NetworkLock {
-	lock := criu.LockIPTables
+func networkLockOpt(method string) *rpc.CriuNetworkLockMethod {
 	if method == "nftables" {
-		lock = criu.LockNFTables
+		return rpc.CriuNetworkLockMethod_NFTABLES.Enum()
 	}
-	return &lock
+	return rpc.CriuNetworkLockMethod_IPTABLES.Enum()
 }
 
 func writeCheckpointInfo(dir string, info *checkpointInfo) error {

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -90,8 +92,8 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 
 	s := &criu.Swrk{Path: opts.Criu.CriuPath, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
 	ro := baseCriuOpts(opts.Criu, images, work, "restore.log")
-	ro.Root = criu.String(root)
-	ro.RstSibling = criu.Bool(true) // the restored init is our child, as a created one is
+	ro.Root = proto.String(root)
+	ro.RstSibling = proto.Bool(true) // the restored init is our child, as a created one is
 	ro.NetworkLock = networkLockOpt(info.NetworkLock)
 	for _, m := range cfg.Mounts {
 		if m.IsBind() {
@@ -105,7 +107,7 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 	}
 	for fd, key := range info.Stdio {
 		if key != "" {
-			ro.InheritFd = append(ro.InheritFd, criu.InheritFd{Key: key, Fd: int32(fd)})
+			ro.InheritFd = append(ro.InheritFd, &rpc.InheritFd{Key: proto.String(key), Fd: proto.Int32(int32(fd))})
 		}
 	}
 	for _, t := range externalNamespaces {
@@ -118,11 +120,11 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 			return fmt.Errorf("namespace %s %s: %w", t.spec, p, err)
 		}
 		defer f.Close()
-		ro.InheritFd = append(ro.InheritFd, criu.InheritFd{Key: t.key, Fd: s.AddFile(f)})
+		ro.InheritFd = append(ro.InheritFd, &rpc.InheritFd{Key: proto.String(t.key), Fd: proto.Int32(s.AddFile(f))})
 	}
 	for spec, name := range map[string]string{"ipc": "ipc", "uts": "uts"} {
 		if p := cfg.NamespacePath(spec); p != "" {
-			ro.JoinNs = append(ro.JoinNs, criu.JoinNamespace{Ns: name, NsFile: p})
+			ro.JoinNs = append(ro.JoinNs, &rpc.JoinNamespace{Ns: proto.String(name), NsFile: proto.String(p)})
 		}
 	}
 	if _, err := s.Start(); err != nil {
@@ -135,10 +137,10 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 	// moves CRIU itself there first: a pid written to cgroup.procs costs an
 	// RCU grace period, about 15 ms here, and is not needed.)
 	for _, ctrl := range cg.Hierarchies() {
-		ro.CgRoot = append(ro.CgRoot, criu.CgroupRoot{Ctrl: ctrl, Path: cg.CgroupPath()})
+		ro.CgRoot = append(ro.CgRoot, &rpc.CgroupRoot{Ctrl: proto.String(ctrl), Path: proto.String(cg.CgroupPath())})
 	}
 	var restored int32
-	resp, err := s.Call(criu.ReqRestore, ro, nil, func(n *criu.Notification) error {
+	resp, err := s.Call(rpc.CriuReqType_RESTORE, ro, nil, func(n *criu.Notification) error {
 		switch n.Script {
 		case "setup-namespaces":
 			// The namespaces exist, nothing runs yet: the runtime's hooks, as at create.
@@ -163,7 +165,7 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 		return criuFailure(err, work.Name(), "restore.log")
 	}
 	if restored == 0 {
-		restored = resp.RestorePid
+		restored = resp.GetRestore().GetPid()
 	}
 	if restored <= 0 {
 		return errors.New("criu restore: no pid for the restored init")

@@ -1,5 +1,5 @@
 // Package criu runs CRIU in its service mode (`criu swrk`) and speaks its
-// RPC (its protobuf messages, rpc.go) over a socket pair: one request, the
+// RPC (go-criu's protobuf messages) over a socket pair: one request, the
 // notifications CRIU sends while it works, and the final answer.
 package criu
 
@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 )
 
 // Swrk is one `criu swrk` process. CRIU resolves the directory and status
@@ -87,17 +89,21 @@ type Notify func(n *Notification) error
 
 // Call sends one request and answers CRIU's notifications until the final
 // response, which it returns.
-func (s *Swrk) Call(typ ReqType, opts *Opts, features *Features, notify Notify) (*Resp, error) {
+func (s *Swrk) Call(typ rpc.CriuReqType, opts *rpc.CriuOpts, features *rpc.CriuFeatures, notify Notify) (*rpc.CriuResp, error) {
 	if s.sock == nil {
 		return nil, errors.New("criu swrk is not started")
 	}
 	op := opName(typ)
 	if opts != nil && notify != nil {
-		opts.NotifyScripts = Bool(true)
+		opts.NotifyScripts = proto.Bool(true)
 	}
-	data := encodeReq(typ, opts, features, false)
+	req := &rpc.CriuReq{Type: &typ, Opts: opts, Features: features}
 	buf, oob := make([]byte, 64<<10), make([]byte, unix.CmsgSpace(4*4))
 	for {
+		data, err := proto.Marshal(req)
+		if err != nil {
+			return nil, fmt.Errorf("criu %s: encode request: %w", op, err)
+		}
 		if _, err := s.sock.Write(data); err != nil {
 			return nil, fmt.Errorf("criu %s: send request: %w", op, err)
 		}
@@ -105,16 +111,16 @@ func (s *Swrk) Call(typ ReqType, opts *Opts, features *Features, notify Notify) 
 		if err != nil {
 			return nil, fmt.Errorf("criu %s: read answer (did criu die?): %w", op, err)
 		}
-		resp, err := decodeResp(buf[:n])
-		if err != nil {
+		resp := &rpc.CriuResp{}
+		if err := proto.Unmarshal(buf[:n], resp); err != nil {
 			for _, f := range files {
 				f.Close()
 			}
 			return nil, fmt.Errorf("criu %s: decode answer: %w", op, err)
 		}
-		nt := &Notification{Script: resp.NotifyScript, Pid: resp.NotifyPid, Files: files}
+		nt := &Notification{Script: resp.GetNotify().GetScript(), Pid: resp.GetNotify().GetPid(), Files: files}
 		err = nil
-		if resp.Success && resp.Type == ReqNotify && notify != nil {
+		if resp.GetSuccess() && resp.GetType() == rpc.CriuReqType_NOTIFY && notify != nil {
 			err = notify(nt)
 		}
 		for _, f := range files {
@@ -123,16 +129,17 @@ func (s *Swrk) Call(typ ReqType, opts *Opts, features *Features, notify Notify) 
 		if err != nil {
 			return resp, fmt.Errorf("criu %s: %s: %w", op, nt.Script, err)
 		}
-		if !resp.Success {
-			return resp, &Error{Op: op, Msg: resp.CrErrmsg, Errno: resp.CrErrno}
+		if !resp.GetSuccess() {
+			return resp, &Error{Op: op, Msg: resp.GetCrErrmsg(), Errno: resp.GetCrErrno()}
 		}
-		if resp.Type != ReqNotify {
-			if resp.Type != typ {
-				return resp, fmt.Errorf("criu %s: unexpected answer %s", op, resp.Type)
+		if resp.GetType() != rpc.CriuReqType_NOTIFY {
+			if resp.GetType() != typ {
+				return resp, fmt.Errorf("criu %s: unexpected answer %s", op, resp.GetType())
 			}
 			return resp, nil
 		}
-		data = encodeReq(ReqNotify, nil, nil, true)
+		notifyType := rpc.CriuReqType_NOTIFY
+		req = &rpc.CriuReq{Type: &notifyType, NotifySuccess: proto.Bool(true)}
 	}
 }
 
@@ -183,11 +190,11 @@ func (s *Swrk) Close() error {
 	return nil
 }
 
-func opName(t ReqType) string {
+func opName(t rpc.CriuReqType) string {
 	switch t {
-	case ReqPreDump:
+	case rpc.CriuReqType_PRE_DUMP:
 		return "pre-dump"
-	case ReqFeatureCheck:
+	case rpc.CriuReqType_FEATURE_CHECK:
 		return "feature check"
 	}
 	return strings.ToLower(t.String())
