@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"os/signal"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -18,7 +17,7 @@ var restoreCommand = &cli.Command{
 	Usage:     "restore a container from a previous checkpoint",
 	ArgsUsage: "<container-id>",
 	Flags: append([]cli.Flag{
-		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the root of the bundle directory (default: the current directory, else the checkpointed one)"},
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the root of the bundle directory (default: the current directory)"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
 		&cli.StringFlag{Name: "pid-file", Usage: "file to write the process id to"},
 		&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive the pty master"},
@@ -94,16 +93,9 @@ var restoreCommand = &cli.Command{
 	},
 }
 
-// restoreBundle is the bundle to restore with: --bundle, else the current
-// directory when it holds a config.json (as runc), else the config that was
-// saved with the checkpoint.
+// restoreBundle is the bundle to restore with: --bundle, or the current
+// directory, as runc. Never the config saved beside the images: an images
+// directory is data, and a config carries hooks that run as root.
 func restoreBundle(c *cli.Context, images string) (string, *configs.Config, error) {
-	if c.String("bundle") != "" || exists("config.json") {
-		return loadBundle(c)
-	}
-	cfg, bundle, err := libcontainer.ReadCheckpointConfig(images)
-	if err != nil {
-		return "", nil, err
-	}
-	return filepath.Clean(bundle), cfg, nil
+	return loadBundle(c)
 }

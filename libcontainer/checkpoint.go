@@ -38,6 +38,33 @@ type CriuOpts struct {
 	EmptyNs           []string
 }
 
+// validStdioKey accepts what stdioKeys writes: "pipe:[N]" or "file[X:Y]"
+// (N decimal, X and Y hex). No regexp: its compilation would run at every
+// ocirun start, the container's init included.
+func validStdioKey(key string) bool {
+	digits := func(s, set string) bool {
+		if s == "" {
+			return false
+		}
+		for _, c := range s {
+			if !strings.ContainsRune(set, c) {
+				return false
+			}
+		}
+		return true
+	}
+	if n, ok := strings.CutPrefix(key, "pipe:["); ok {
+		n, ok = strings.CutSuffix(n, "]")
+		return ok && digits(n, "0123456789")
+	}
+	if n, ok := strings.CutPrefix(key, "file["); ok {
+		n, ok = strings.CutSuffix(n, "]")
+		a, b, ok2 := strings.Cut(n, ":")
+		return ok && ok2 && digits(a, "0123456789abcdef") && digits(b, "0123456789abcdef")
+	}
+	return false
+}
+
 // checkpointFile sits beside the images: what `restore` needs besides them.
 const checkpointFile = "ocirun-checkpoint.json"
 
@@ -131,7 +158,7 @@ func (c *Container) Checkpoint(opts *CriuOpts) error {
 		ro.TrackMem = proto.Bool(true)
 	}
 	// Written first: a dump that ends the processes must leave what restore needs.
-	if err := writeCheckpointInfo(opts.ImagesDir, &info); err != nil {
+	if err := writeCheckpointInfo(images, &info); err != nil {
 		return err
 	}
 	if _, err := s.Start(); err != nil {
@@ -341,29 +368,36 @@ func networkLockOpt(method string) *rpc.CriuNetworkLockMethod {
 	return rpc.CriuNetworkLockMethod_IPTABLES.Enum()
 }
 
-func writeCheckpointInfo(dir string, info *checkpointInfo) error {
+// writeCheckpointInfo writes the checkpoint description into the images
+// directory through its fd: a new file (O_EXCL, O_NOFOLLOW, so a symlink
+// planted in a shared directory is not followed), renamed into place.
+func writeCheckpointInfo(images *os.File, info *checkpointInfo) error {
 	data, err := json.Marshal(info)
 	if err != nil {
 		return fmt.Errorf("encode checkpoint info: %w", err)
 	}
-	p := filepath.Join(dir, checkpointFile)
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
+	dirfd, tmp := int(images.Fd()), "."+checkpointFile+".tmp"
+	p := filepath.Join(images.Name(), checkpointFile)
+	if err := unix.Unlinkat(dirfd, tmp, 0); err != nil && err != unix.ENOENT {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
-	return nil
-}
-
-// ReadCheckpointConfig returns the config saved beside a checkpoint's images.
-func ReadCheckpointConfig(imagesDir string) (*configs.Config, string, error) {
-	info, err := readCheckpointInfo(imagesDir)
+	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, "", err
+		return fmt.Errorf("write %s: %w", p, err)
 	}
-	return info.Config, info.Bundle, nil
+	f := os.NewFile(uintptr(fd), tmp)
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = unix.Renameat(dirfd, tmp, dirfd, checkpointFile)
+	}
+	if werr != nil {
+		unix.Unlinkat(dirfd, tmp, 0)
+		return fmt.Errorf("write %s: %w", p, werr)
+	}
+	return nil
 }
 
 func readCheckpointInfo(dir string) (*checkpointInfo, error) {
@@ -378,6 +412,16 @@ func readCheckpointInfo(dir string) (*checkpointInfo, error) {
 	var info checkpointInfo
 	if err := json.Unmarshal(data, &info); err != nil || info.Config == nil {
 		return nil, fmt.Errorf("%s: not a valid checkpoint description", p)
+	}
+	// Restore uses only the stdio keys and the network lock method from
+	// here (the config comes from the bundle): both go to CRIU, checked.
+	for fd, key := range info.Stdio {
+		if key != "" && !validStdioKey(key) {
+			return nil, fmt.Errorf("%s: stdio[%d] %q is not a pipe or external file key", p, fd, key)
+		}
+	}
+	if info.NetworkLock != "iptables" && info.NetworkLock != "nftables" {
+		return nil, fmt.Errorf("%s: network_lock %q: must be iptables or nftables", p, info.NetworkLock)
 	}
 	return &info, nil
 }

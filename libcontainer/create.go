@@ -221,10 +221,12 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 // credentials the kernel checks), moving only itself, which takes no global
 // lock. It joins early, with the others, when the container has a cgroup
 // namespace (whose root is the init's cgroup when the namespace is made) or
-// mounts cgroupfs (the mount shows the init's own cgroup at that time).
+// mounts cgroupfs (the mount shows the init's own cgroup at that time), and
+// when it has createContainer hooks: they run in the container during set-up,
+// and what they leave running must be under the container's memory limit.
 func openLateMemcg(cg *cgroups.Manager, cfg *configs.Config, bs *nsenter.Bootstrap) (*os.File, error) {
 	tasks := cg.V1MemoryTasks()
-	if tasks == "" || cfg.Has("cgroup") || mountsCgroupfs(cfg) {
+	if tasks == "" || cfg.Has("cgroup") || mountsCgroupfs(cfg) || len(cfg.Hooks.CreateContainer) > 0 {
 		return nil, nil
 	}
 	f, err := os.OpenFile(tasks, os.O_WRONLY|unix.O_CLOEXEC, 0)
@@ -293,6 +295,13 @@ func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve 
 	attr.Env[0] = nsenter.EnvInitPipe + "=" + strconv.Itoa(fds[0])
 	if cgroupDir != nil {
 		attr.Sys = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cgroupDir.Fd())}
+	}
+	// Whatever our caller left open without close-on-exec (a shell's
+	// `exec 7</`, a leaky supervisor) must not reach the init: only the
+	// files above are passed, at the numbers above (ForkExec clears the flag
+	// on those it places).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return 0, nil, fmt.Errorf("start init: mark inherited fds close-on-exec: %w", err)
 	}
 	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", fds[len(fds)-1]), []string{"ocirun", "init"}, attr)
 	// The files' fds were only borrowed (Fd): keep the Files alive until the child has them.

@@ -127,15 +127,23 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 			ro.JoinNs = append(ro.JoinNs, &rpc.JoinNamespace{Ns: proto.String(name), NsFile: proto.String(p)})
 		}
 	}
-	if _, err := s.Start(); err != nil {
+	criuPid, err := s.Start()
+	if err != nil {
 		return err
 	}
 	defer s.Close()
 	// CRIU puts the restored tree into the cgroup its images name, with the
 	// root of each hierarchy remapped: to the container's cgroup, which is
-	// how a restore under a new id lands in that id's cgroup. (runc also
-	// moves CRIU itself there first: a pid written to cgroup.procs costs an
-	// RCU grace period, about 15 ms here, and is not needed.)
+	// how a restore under a new id lands in that id's cgroup. Only with
+	// --manage-cgroups-mode ignore does CRIU leave cgroups alone: then the
+	// tree inherits CRIU's, and CRIU is moved into the container's first, as
+	// runc always does (a pid written to cgroup.procs waits for an RCU grace
+	// period, about 15 ms here, which the other modes do not need to pay).
+	if opts.Criu.ManageCgroupsMode == "ignore" {
+		if err := cg.Apply(criuPid); err != nil {
+			return fmt.Errorf("move criu into the container's cgroup: %w", err)
+		}
+	}
 	for _, ctrl := range cg.Hierarchies() {
 		ro.CgRoot = append(ro.CgRoot, &rpc.CgroupRoot{Ctrl: proto.String(ctrl), Path: proto.String(cg.CgroupPath())})
 	}
@@ -169,6 +177,13 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 	}
 	if restored <= 0 {
 		return errors.New("criu restore: no pid for the restored init")
+	}
+	// Whatever CRIU did, the restored init runs in the container's cgroup in
+	// every hierarchy, or not at all: outside it, no limit and no device
+	// rule would hold.
+	if err := cg.Holds(int(restored)); err != nil {
+		unix.Kill(int(restored), unix.SIGKILL) // pid 1 of its namespace: the whole tree goes
+		return fmt.Errorf("restored container: %w", err)
 	}
 	st, err := readProcStat(int(restored))
 	if err != nil {

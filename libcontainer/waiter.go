@@ -26,14 +26,15 @@ var waiterSyscalls = []string{
 	"execve", "exit_group",
 }
 
-// useWaiter tells whether the init may hand over to the waiter: there is a
+// useWaiter tells whether the init may hand over to the waiter: ocirun is a
+// static binary (a dynamic one would run the container's ld.so), there is a
 // process, no startContainer hook (they run from the Go init), no AppArmor
 // profile (it applies at the next exec: that would be the waiter's), only
 // rlimits that the Go init could live with should the exec into the waiter
 // fail (they are set before it), and a seccomp filter, if any, that allows
 // every syscall the waiter makes.
 func useWaiter(cfg *configs.Config, ic *initConfig) bool {
-	return ic.ExeFd > 2 && !cfg.NoProcess && len(cfg.Hooks.StartContainer) == 0 &&
+	return ic.ExeFd > 2 && nsenter.Static() && !cfg.NoProcess && len(cfg.Hooks.StartContainer) == 0 &&
 		cfg.Process.ApparmorProfile == "" && rlimitsHarmlessToGo(cfg.Process.Rlimits) &&
 		seccompAllowsAll(cfg.Seccomp, waiterSyscalls)
 }

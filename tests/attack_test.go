@@ -289,3 +289,85 @@ func TestAppArmorProfileNotIgnored(t *testing.T) {
 		t.Fatalf("exec --apparmor: exit %d, %q", res.code, res.stderr)
 	}
 }
+
+// TestCreatedInitKeepsHostFds leaks a host directory into `ocirun create`
+// (an fd its caller left open, not a preserved one) and lets a process in
+// the container, while the container is created, try to reach it through
+// the init's /proc/1/fd (CVE-2016-9962's class): the leaked fd must not be
+// in the init, and the init must not be dumpable, so /proc/1/fd is closed to
+// the container. Both ways of waiting: the C waiter, and the Go init (an
+// RLIMIT_NPROC keeps the Go init waiting itself).
+func TestCreatedInitKeepsHostFds(t *testing.T) {
+	r := newRT(t)
+	hostDir := t.TempDir()
+	os.WriteFile(filepath.Join(hostDir, "secret"), []byte("host-secret"), 0o600)
+	dir, err := os.Open(hostDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	for name, mutate := range map[string]func(*specs.Spec){
+		"waiter": nil,
+		"go-init": func(s *specs.Spec) {
+			s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NPROC", Hard: 4096, Soft: 4096})
+		},
+	} {
+		b := bundle(t, []string{"true"}, mutate)
+		cmd := r.cmd("create", "--bundle", b, "leak-"+name)
+		cmd.ExtraFiles = []*os.File{dir} // fd 3, not preserved
+		out := tempFile(t)               // not a pipe: the created container keeps its stdio
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Run(); err != nil {
+			msg, _ := os.ReadFile(out.Name())
+			t.Fatalf("%s: create: %v: %s", name, err, msg)
+		}
+		res := r.run("exec", "leak-"+name, "sh", "-c",
+			`for f in /proc/1/fd/*; do cat "$f/secret" 2>/dev/null; readlink "$f"; done; echo fds: $(ls /proc/1/fd); cat /proc/1/environ >/dev/null 2>&1 && echo environ-readable`)
+		if strings.Contains(res.stdout, "host-secret") || strings.Contains(res.stdout, "environ-readable") {
+			t.Fatalf("%s: the container reached the created init's fds or memory: %q", name, res.stdout)
+		}
+		// The names may be listed (root owns the directory), never followed.
+		lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "fds:") {
+			t.Fatalf("%s: the created init's fds can be followed from the container: %q %q", name, res.stdout, res.stderr)
+		}
+		if strings.Contains(" "+lines[0]+" ", " 3 ") {
+			t.Fatalf("%s: the fd leaked to create reached the init: %s", name, lines[0])
+		}
+		r.ok("delete", "--force", "leak-"+name)
+	}
+}
+
+// TestCreateContainerHookInMemoryCgroup: a createContainer hook runs inside
+// the container while it is set up; it, and anything it leaves running, is
+// under the container's memory cgroup.
+func TestCreateContainerHookInMemoryCgroup(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
+		t.Skip("no v1 memory hierarchy (the late join exists only there)")
+	}
+	r := newRT(t)
+	data := t.TempDir()
+	b := bundle(t, []string{"true"}, func(s *specs.Spec) {
+		var mounts []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Type != "cgroup" && m.Type != "cgroup2" { // no cgroupfs: the memory cgroup would be joined late
+				mounts = append(mounts, m)
+			}
+		}
+		s.Mounts = mounts
+		var ns []specs.LinuxNamespace // no cgroup namespace either: it too makes the join early
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.CgroupNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+		// Before pivot_root: the hook sees the host's paths, in the container's namespaces.
+		s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat /proc/self/cgroup > " + data + "/cgroup"}}}}
+	})
+	r.ok("run", "--bundle", b, "hookcg")
+	got, _ := os.ReadFile(filepath.Join(data, "cgroup"))
+	if !strings.Contains(string(got), ":memory:/ocirun/hookcg\n") {
+		t.Fatalf("createContainer hook's cgroups:\n%s", got)
+	}
+}

@@ -48,6 +48,15 @@ func counterBundle(t *testing.T) (bundleDir, dataDir string) {
 	return bundleDir, dataDir
 }
 
+// startCounter runs a counter container detached and waits until it counts.
+func startCounter(t *testing.T, r *rt, id string) (bundleDir, dataDir string) {
+	t.Helper()
+	bundleDir, dataDir = counterBundle(t)
+	r.ok("run", "-d", "--bundle", bundleDir, id)
+	waitCount(t, dataDir, 2)
+	return bundleDir, dataDir
+}
+
 func readCount(t *testing.T, dataDir string) int {
 	t.Helper()
 	data, _ := os.ReadFile(filepath.Join(dataDir, "count"))
@@ -134,12 +143,7 @@ func restoreContinues(t *testing.T, r *rt, criu func(...string) result, id, dir,
 		t.Fatalf("restored init is pid %s in its namespace, want 1", p)
 	}
 	// In the container's own cgroup in every hierarchy, under its id (new or not).
-	cgroups, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	for _, line := range strings.Split(strings.TrimSpace(string(cgroups)), "\n") {
-		if parts := strings.SplitN(line, ":", 3); len(parts) != 3 || parts[2] != "/ocirun/"+id {
-			t.Fatalf("restored init's cgroup %q, want /ocirun/%s in every hierarchy:\n%s", line, id, cgroups)
-		}
-	}
+	assertOwnCgroup(t, pid, id)
 	// The child the counter started is there under the same container pid.
 	out := r.ok("exec", id, "sh", "-c", "cat /proc/$(cat /data/child)/cmdline | tr '\\0' ' '")
 	if !strings.HasPrefix(out, "sleep 100000") {
@@ -202,9 +206,7 @@ func TestCheckpointRestore(t *testing.T) {
 
 func TestCheckpointLeaveRunning(t *testing.T) {
 	r, criu := criuRT(t)
-	b, data := counterBundle(t)
-	r.ok("run", "-d", "--bundle", b, "lr")
-	waitCount(t, data, 2)
+	b, data := startCounter(t, r, "lr")
 	dir := filepath.Join(b, "img")
 	before := readCount(t, data)
 	if res := criu("checkpoint", "--leave-running", "--image-path", dir, "lr"); res.code != 0 {
@@ -515,4 +517,68 @@ func TestRestoreJoinedNetnsAndHooks(t *testing.T) {
 		}
 	}
 	r.ok("delete", "--force", "joined")
+}
+
+// TestRestoreTrustsOnlyItsBundle: a restore takes its config from the
+// bundle, never from the images directory (a planted hook there must not
+// run); the checkpoint description is not written through a planted
+// symlink; and with --manage-cgroups-mode ignore the restored container
+// is still in its own cgroup in every hierarchy.
+func TestRestoreTrustsOnlyItsBundle(t *testing.T) {
+	r, criu := criuRT(t)
+	b, data := startCounter(t, r, "trust")
+	dir := filepath.Join(b, "img")
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("untouched"), 0o644)
+	os.MkdirAll(dir, 0o700)
+	for _, name := range []string{"ocirun-checkpoint.json", ".ocirun-checkpoint.json.tmp"} {
+		if err := os.Symlink(victim, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopped := checkpointStopsCounter(t, r, criu, "trust", dir, data)
+	if got, _ := os.ReadFile(victim); string(got) != "untouched" {
+		t.Fatalf("checkpoint wrote through a symlink in the images directory: %q", got)
+	}
+	// A hook planted in the saved description is not run, and without a
+	// bundle (none given, no config.json here) restore refuses.
+	info := filepath.Join(dir, "ocirun-checkpoint.json")
+	saved, _ := os.ReadFile(info)
+	var m map[string]any
+	if err := json.Unmarshal(saved, &m); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "hook-ran")
+	m["config"].(map[string]any)["hooks"] = map[string]any{"prestart": []any{map[string]any{"path": "/bin/sh", "args": []string{"sh", "-c", "touch " + marker}}}}
+	planted, _ := json.Marshal(m)
+	os.WriteFile(info, planted, 0o600)
+	if res := criu("restore", "-d", "--image-path", dir, "trust"); res.code == 0 || !strings.Contains(res.stderr, "config.json") {
+		t.Fatalf("restore without a bundle: exit %d: %s", res.code, res.stderr)
+	}
+	if exists(marker) {
+		t.Fatal("restore ran a hook from the images directory")
+	}
+	// With the bundle, in ignore mode: the bundle's config (no hook), in the container's cgroups.
+	start := time.Now()
+	if res := criu("restore", "-d", "--manage-cgroups-mode", "ignore", "--image-path", dir, "--bundle", b, "trust"); res.code != 0 {
+		t.Fatalf("restore --manage-cgroups-mode ignore: exit %d: %s%s", res.code, res.stderr, criuLogTail(res.stderr))
+	}
+	t.Logf("restore took %v", time.Since(start))
+	if exists(marker) {
+		t.Fatal("restore ran a hook from the images directory")
+	}
+	assertOwnCgroup(t, int(r.state("trust")["pid"].(float64)), "trust")
+	waitCount(t, data, stopped+2)
+	r.ok("delete", "--force", "trust")
+}
+
+// assertOwnCgroup checks that pid is in /ocirun/<id> in every hierarchy.
+func assertOwnCgroup(t *testing.T, pid int, id string) {
+	t.Helper()
+	cgroups, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	for _, line := range strings.Split(strings.TrimSpace(string(cgroups)), "\n") {
+		if parts := strings.SplitN(line, ":", 3); len(parts) != 3 || parts[2] != "/ocirun/"+id {
+			t.Fatalf("restored init's cgroup %q, want /ocirun/%s in every hierarchy:\n%s", line, id, cgroups)
+		}
+	}
 }

@@ -189,6 +189,46 @@ func (m *Manager) Create() error {
 	return nil
 }
 
+// Apply moves pid into the container's cgroup in every hierarchy. A pid
+// written to cgroup.procs takes the kernel's global lock (an RCU grace
+// period); a new init joins by itself instead (V1Tasks).
+func (m *Manager) Apply(pid int) error {
+	for _, dir := range m.dirs() {
+		if err := writeFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Holds checks that pid is in the container's cgroup in every hierarchy
+// the container has one in (from /proc/PID/cgroup).
+func (m *Manager) Holds(pid int) error {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return fmt.Errorf("read cgroups of %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		ours := false
+		if parts[0] == "0" && parts[1] == "" {
+			ours = m.layout.V2 != ""
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if _, ok := m.layout.V1[c]; ok && c != "" {
+				ours = true
+			}
+		}
+		if ours && parts[2] != m.path {
+			return fmt.Errorf("process %d is in cgroup %s (%s), not %s", pid, parts[2], line, m.path)
+		}
+	}
+	return nil
+}
+
 // Hierarchies names each hierarchy the container has a cgroup in, as
 // /proc/PID/cgroup names them: v1 controllers ("name=systemd" for a named
 // one), and "" for the unified hierarchy.

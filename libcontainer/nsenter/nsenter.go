@@ -17,6 +17,7 @@ extern struct rlimit ocirun_orig_nofile;
 extern int ocirun_orig_nofile_set;
 extern void ocirun_waiter(int argc, char **argv, char **envp);
 extern void ocirun_nsexec(void);
+extern int ocirun_static(void);
 void __attribute__((constructor)) ocirun_nsenter_init(int argc, char **argv, char **envp)
 {
 	ocirun_waiter(argc, argv, envp); // returns unless this is a created container's waiting init
@@ -34,4 +35,10 @@ func OrigNofile() (lim unix.Rlimit, ok bool) {
 		return lim, false
 	}
 	return unix.Rlimit{Cur: uint64(C.ocirun_orig_nofile.rlim_cur), Max: uint64(C.ocirun_orig_nofile.rlim_max)}, true
+}
+
+// Static reports whether ocirun is a static binary: the waiter re-executes it
+// inside the container, where a dynamic one would load the container's ld.so.
+func Static() bool {
+	return C.ocirun_static() != 0
 }

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -220,6 +222,16 @@ void ocirun_nsexec(void)
 		off += len;
 	}
 
+	// Not dumpable while we enter the container (CVE-2016-9962): a process
+	// in a namespace we join must not ptrace us or open /proc/<us>/fd (the
+	// parent's socket, our sealed binary, fds a caller leaked to ocirun),
+	// here or in the Go init. The final execve of the user's process makes
+	// it dumpable again. With no namespace to enter there is no other
+	// security context, and nothing to protect against.
+	int dumpable_off = (flags | joined) != 0;
+	if (dumpable_off && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("make the init non-dumpable");
+
 	// The cgroups first, before any namespace: with the host's root
 	// credentials and view of /sys/fs/cgroup, and before anything we do
 	// (or fork) could escape the container's limits.
@@ -246,6 +258,12 @@ void ocirun_nsexec(void)
 	// One round trip with the parent: it writes our uid/gid maps, moves us into
 	// the container's cgroup (before a cgroup namespace is made, so the
 	// namespace's root is that cgroup) and sets what needs a host view.
+	// The parent writes our id maps: /proc/<us>/{u,g}id_map of a
+	// non-dumpable process belong to the host's root, not to the user
+	// namespace's owner, so we are dumpable for that round trip only.
+	int usermap = dumpable_off && ((flags | joined) & CLONE_NEWUSER);
+	if (usermap && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		bail("make the init dumpable for its id maps");
 	send_msg(MSG_SYNC_REQ, NULL, 0);
 	{
 		uint32_t hdr[2];
@@ -254,6 +272,8 @@ void ocirun_nsexec(void)
 		if (hdr[0] != MSG_SYNC_ACK)
 			bail("unexpected message %u from parent", hdr[0]);
 	}
+	if (usermap && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("make the init non-dumpable");
 
 	if ((flags | joined) & CLONE_NEWUSER) {
 		// Become root of the user namespace; the Go init drops to the process user later.
@@ -289,4 +309,13 @@ void ocirun_nsexec(void)
 	}
 	free(buf);
 	// Return into the Go runtime, now inside the container's namespaces.
+}
+
+// ocirun_static reports whether this binary runs without a dynamic loader
+// (no interpreter, so AT_BASE is 0): only then may the init re-execute it
+// as the waiter inside the container, where an interpreter would be loaded
+// from the container's root filesystem before start.
+int ocirun_static(void)
+{
+	return getauxval(AT_BASE) == 0;
 }

@@ -13,6 +13,7 @@
 // seccomp, rlimits, personality, ids and cwd carry over exec, and the second
 // exec transforms them as the first would have.
 #define _GNU_SOURCE
+#include <sys/prctl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -72,8 +73,10 @@ static void wait_execvp(char **args, char **envp, char *msg, size_t len)
 	for (const char *p = path;; p++) {
 		const char *end = strchr(p, ':');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
-		snprintf(file, sizeof(file), "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name);
-		execve(file, args, envp);
+		if ((size_t)snprintf(file, sizeof(file), "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name) >= sizeof(file))
+			errno = ENAMETOOLONG; // never exec a truncated path
+		else
+			execve(file, args, envp);
 		if (errno == EACCES) {
 			denied = 1;
 		} else if (errno != ENOENT && errno != ENOTDIR) {
@@ -107,6 +110,10 @@ void ocirun_waiter(int argc, char **argv, char **envp)
 	if (sscanf(*last + strlen(WAIT_ENV), "%d,%d,%d%n", &sock, &lfd, &memcg, &n) != 3 || n == 0 || sock < 3 || lfd < 3)
 		_exit(1);
 	*last = NULL; // the process's environment is the rest
+	// The execve into us made us dumpable again: not while we hold the exec
+	// socket and the memory cgroup's tasks file (see nsexec.c).
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(1);
 
 	if (memcg >= 3) {
 		if (ocirun_write_full(memcg, "0", 1) < 0) {
