@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -100,10 +99,4 @@ func criuPath(c *cli.Context) string {
 		p = "criu"
 	}
 	return p
-}
-
-// exists reports whether a path exists.
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

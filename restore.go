@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer"
-	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
 var restoreCommand = &cli.Command{
@@ -36,7 +35,9 @@ var restoreCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		bundle, cfg, err := restoreBundle(c, opts.ImagesDir)
+		// The bundle (--bundle, or the current directory, as runc), never the
+		// config saved beside the images: they are data, and a config runs hooks.
+		bundle, cfg, err := loadBundle(c)
 		if err != nil {
 			return err
 		}
@@ -91,11 +92,4 @@ var restoreCommand = &cli.Command{
 		os.Exit(status)
 		return nil
 	},
-}
-
-// restoreBundle is the bundle to restore with: --bundle, or the current
-// directory, as runc. Never the config saved beside the images: an images
-// directory is data, and a config carries hooks that run as root.
-func restoreBundle(c *cli.Context, images string) (string, *configs.Config, error) {
-	return loadBundle(c)
 }
