@@ -67,6 +67,13 @@ func Restore(opts RestoreOpts) (*Container, error) {
 		c.abortCreate()
 		return nil, err
 	}
+	// Saved before CRIU runs: a restore killed half-way leaves a container
+	// that `delete --force` finds, with the cgroup that holds whatever CRIU
+	// had restored, and the root bind to detach.
+	if err := saveState(c.dir, c.state); err != nil {
+		c.abortCreate()
+		return nil, err
+	}
 	if err := c.restoreProcesses(&opts, cg, info); err != nil {
 		c.abortCreate()
 		return nil, err

@@ -582,3 +582,44 @@ func assertOwnCgroup(t *testing.T, pid int, id string) {
 		}
 	}
 }
+
+// TestRestoreKilledHalfway: a restore killed while CRIU works (here during
+// the prestart hook) leaves a container that `delete --force` removes
+// whole: no state, no root bind, no cgroup.
+func TestRestoreKilledHalfway(t *testing.T) {
+	r, criu := criuRT(t)
+	b, data := startCounter(t, r, "half")
+	dir := filepath.Join(b, "img")
+	checkpointStopsCounter(t, r, criu, "half", dir, data)
+	r.ok("delete", "half")
+	marker := filepath.Join(t.TempDir(), "in-hook")
+	spec := readSpec(t, b)
+	nap := fmt.Sprintf("59.%06d", time.Now().Nanosecond()/1000) // a name to find the orphaned hook by
+	spec.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + marker + "; exec sleep " + nap}}}}
+	writeSpec(t, b, spec)
+	cmd := r.cmd("--criu", criuBinary(t), "restore", "-d", "--image-path", dir, "--bundle", b, "half")
+	out := tempFile(t)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !exists(marker) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the restore never reached its prestart hook")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	exec.Command("pkill", "-f", "sleep "+nap).Run() // the hook outlives the killed restore, as with runc
+	r.ok("delete", "--force", "half")
+	r.assertEmptyRoot()
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), r.root) {
+		t.Fatalf("a mount under the state root is left:\n%s", mounts)
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/pids/ocirun/half"); err == nil {
+		t.Fatal("the restore's cgroup is left")
+	}
+}
