@@ -263,16 +263,20 @@ func ValidateCriuOpts(opts *CriuOpts) error {
 	return nil
 }
 
-// openCriuDirs opens (and for a dump makes) the images and work directories.
+// openCriuDirs opens the images and work directories, making what is missing.
 func openCriuDirs(opts *CriuOpts, create bool) (images, work *os.File, err error) {
 	if opts.WorkDir == "" {
 		opts.WorkDir = opts.ImagesDir
 	}
-	for _, d := range []string{opts.ImagesDir, opts.WorkDir} {
-		if create {
-			if err := os.MkdirAll(d, 0o700); err != nil {
-				return nil, nil, fmt.Errorf("create %s: %w", d, err)
-			}
+	// A dump makes both; a restore only its work directory (its logs go
+	// there), never the images it is to read.
+	dirs := []string{opts.WorkDir}
+	if create {
+		dirs = append(dirs, opts.ImagesDir)
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
 	if images, err = os.OpenFile(opts.ImagesDir, os.O_RDONLY|unix.O_DIRECTORY, 0); err != nil {

@@ -623,3 +623,31 @@ func TestRestoreKilledHalfway(t *testing.T) {
 		t.Fatal("the restore's cgroup is left")
 	}
 }
+
+// TestCheckpointFlags: the CRIU flags reach CRIU. --work-path gets the
+// logs (the images directory does not); --file-locks, --ext-unix-sk,
+// --shell-job and --auto-dedup are accepted by CRIU on a real dump; the
+// restore writes its log to its own --work-path.
+func TestCheckpointFlags(t *testing.T) {
+	r, criu := criuRT(t)
+	b, data := startCounter(t, r, "flags")
+	dir, work := filepath.Join(b, "img"), filepath.Join(b, "work")
+	start := readCount(t, data)
+	if res := criu("checkpoint", "--image-path", dir, "--work-path", work, "--file-locks", "--ext-unix-sk",
+		"--shell-job", "--auto-dedup", "flags"); res.code != 0 {
+		t.Fatalf("checkpoint with flags: exit %d: %s%s", res.code, res.stderr, criuLogTail(res.stderr))
+	}
+	if !exists(filepath.Join(work, "dump.log")) || exists(filepath.Join(dir, "dump.log")) {
+		t.Fatal("--work-path: dump.log is not in the work directory alone")
+	}
+	rwork := filepath.Join(b, "rwork")
+	if res := criu("restore", "-d", "--image-path", dir, "--work-path", rwork, "--file-locks", "--ext-unix-sk",
+		"--bundle", b, "flags"); res.code != 0 {
+		t.Fatalf("restore with flags: exit %d: %s%s", res.code, res.stderr, criuLogTail(res.stderr))
+	}
+	if !exists(filepath.Join(rwork, "restore.log")) {
+		t.Fatal("--work-path: no restore.log in the restore's work directory")
+	}
+	waitCount(t, data, start+3)
+	r.ok("delete", "--force", "flags")
+}
