@@ -651,3 +651,49 @@ func TestCheckpointFlags(t *testing.T) {
 	waitCount(t, data, start+3)
 	r.ok("delete", "--force", "flags")
 }
+
+// TestRestoreForeground: without -d, restore waits for the restored
+// container, exits with its status and removes it, as run does.
+func TestRestoreForeground(t *testing.T) {
+	r, criu := criuRT(t)
+	data := t.TempDir()
+	b := bundle(t, []string{"sh", "-c", "touch /data/up; while [ ! -f /data/stop ]; do usleep 20000; done; exit 7"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "rw"}})
+	})
+	r.ok("run", "-d", "--bundle", b, "fg")
+	for deadline := time.Now().Add(10 * time.Second); !exists(filepath.Join(data, "up")); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the container did not start")
+		}
+	}
+	dir := filepath.Join(b, "img")
+	if res := criu("checkpoint", "--image-path", dir, "fg"); res.code != 0 {
+		t.Fatalf("checkpoint: %s", res.stderr)
+	}
+	cmd := r.cmd("--criu", criuBinary(t), "restore", "--image-path", dir, "--bundle", b, "fg")
+	out := tempFile(t)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); r.status("fg") != "running"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the restored container is not running")
+		}
+	}
+	os.WriteFile(filepath.Join(data, "stop"), nil, 0o644)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("foreground restore did not return after the container exited")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 7 {
+		msg, _ := os.ReadFile(out.Name())
+		t.Fatalf("foreground restore exited %d, want the container's 7: %s", code, msg)
+	}
+	r.assertEmptyRoot()
+}
