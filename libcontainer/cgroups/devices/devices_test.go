@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -91,5 +92,37 @@ func TestProgramOnCgroup2(t *testing.T) {
 	}
 	if got := try("head -c 1 /dev/urandom > /dev/null && echo ok"); got != "ok\n" {
 		t.Errorf("after replacing the filter: %q", got)
+	}
+	// A default-allow list with one exception: only that device is refused.
+	if err := Attach(dir, []configs.DeviceRule{rule(true, 'a', -1, -1, "rwm"), rule(false, 'c', 1, 9, "r")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := try("head -c 1 /dev/urandom >/dev/null 2>&1 && echo ok || echo denied"); got != "denied\n" {
+		t.Errorf("read of /dev/urandom (denied): %q", got)
+	}
+	if got := try("head -c 1 /dev/zero | wc -c; echo x > /dev/urandom && echo write-ok"); got != "1\nwrite-ok\n" {
+		t.Errorf("/dev/zero, and writing /dev/urandom (not denied): %q", got)
+	}
+	if ids, err := func() ([]uint32, error) {
+		fd, err := os.Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer fd.Close()
+		return attachedPrograms(int(fd.Fd()))
+	}(); err != nil || len(ids) != 1 {
+		t.Errorf("programs on the cgroup after three attaches: %v, %v (want exactly one)", ids, err)
+	}
+}
+
+// TestVerifierRefusalIsExplained: a program the kernel refuses comes back
+// with the verifier's words, not a bare errno.
+func TestVerifierRefusalIsExplained(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	_, err := load([]insn{ins(opMov64Imm, r0, 0, 0, 1)}) // no exit
+	if err == nil || !strings.Contains(err.Error(), "verifier:") {
+		t.Fatalf("load of a program without exit: %v", err)
 	}
 }
