@@ -35,11 +35,15 @@ func (c *Container) Start() error {
 	if _, err := conn.Write([]byte{0}); err != nil {
 		return fmt.Errorf("start container %s: %w", c.id, err)
 	}
-	// EOF means the exec closed the connection; anything else is the init's error.
-	msg, _ := io.ReadAll(conn)
+	// EOF means the exec closed the connection; anything else is the init's
+	// error. A reset connection is an init that exited before it took ours.
+	msg, err := io.ReadAll(conn)
 	os.Remove(filepath.Join(c.dir, execSockFile))
 	if len(msg) > 0 {
 		return fmt.Errorf("%s", msg)
+	}
+	if err != nil {
+		return fmt.Errorf("start container %s: the init exited before it started the process: %w", c.id, err)
 	}
 	runWarnHooks("poststart", c.state.Config.Hooks.Poststart, c.ociState(Running))
 	return nil

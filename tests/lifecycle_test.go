@@ -309,6 +309,19 @@ func TestCreatedInitIsSmall(t *testing.T) {
 	r.ok("create", "--bundle", b, "small")
 	defer r.run("delete", "--force", "small")
 	pid := int(r.state("small")["pid"].(float64))
+	// create returns once the Go init has set the container up; it then
+	// re-executes itself as the waiter ("ocirun wait ARGS").
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.HasPrefix(string(cmdline), "ocirun\x00wait\x00") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the created init is not the waiter: cmdline %q", cmdline)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
