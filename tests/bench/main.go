@@ -88,8 +88,9 @@ func bundle(dir, rootfs string, args []string, memLimit int64) string {
 }
 
 type result struct {
-	run, lifecycle, exec       []float64 // ms
-	runRSS, createRSS, initRSS []float64 // KiB
+	run, lifecycle, exec       []float64    // ms
+	phases                     [5][]float64 // ms: create, state, start, wait for exit, delete
+	runRSS, createRSS, initRSS []float64    // KiB
 	minMem                     int64
 	concurrentWall             time.Duration
 	concurrentFail             int
@@ -101,10 +102,12 @@ func main() {
 	rootfs := flag.String("rootfs", "", "busybox rootfs")
 	ocirun := flag.String("ocirun", "", "ocirun binary")
 	concurrent := flag.Int("concurrent", 100, "containers created at once")
+	crunBin := flag.String("crun", "crun", "crun binary (another runtime to compare with, in its column)")
+	runcBin := flag.String("runc", "runc", "runc binary (another runtime to compare with, in its column)")
 	flag.Parse()
 	work, _ := os.MkdirTemp("", "ocirun-bench-")
 	defer os.RemoveAll(work)
-	rts := []runtime{{"ocirun", *ocirun, work + "/root-ocirun"}, {"crun", "crun", work + "/root-crun"}, {"runc", "runc", work + "/root-runc"}}
+	rts := []runtime{{"ocirun", *ocirun, work + "/root-ocirun"}, {"crun", *crunBin, work + "/root-crun"}, {"runc", *runcBin, work + "/root-runc"}}
 	res := map[string]*result{}
 	trueBundle := bundle(work+"/true", *rootfs, []string{"/bin/true"}, 0)
 	sleepBundle := bundle(work+"/sleep", *rootfs, []string{"sleep", "3600"}, 0)
@@ -130,19 +133,37 @@ func main() {
 			}
 			// create + start + wait for exit + delete.
 			start := time.Now()
+			var marks [6]time.Time
+			marks[0] = start
 			_, crss, err1 := rt.run("create", "--bundle", trueBundle, id+"c")
+			marks[1] = time.Now()
 			if err1 == nil {
 				r.createRSS = append(r.createRSS, float64(crss))
-				r.initRSS = append(r.initRSS, float64(initRSS(rt, id+"c")))
+				rt.cmd("state", id+"c").Run()
 			}
+			marks[2] = time.Now()
 			_, _, err2 := rt.run("start", id+"c")
+			marks[3] = time.Now()
 			waitStopped(rt, id+"c")
+			marks[4] = time.Now()
 			_, _, err3 := rt.run("delete", id+"c")
+			marks[5] = time.Now()
 			if err1 == nil && err2 == nil && err3 == nil {
 				r.lifecycle = append(r.lifecycle, ms(time.Since(start)))
+				for p := range r.phases {
+					r.phases[p] = append(r.phases[p], ms(marks[p+1].Sub(marks[p])))
+				}
 			} else {
 				fmt.Fprintln(os.Stderr, rt.name, "lifecycle:", err1, err2, err3)
 				rt.run("delete", "--force", id+"c")
+			}
+			// The waiting init's RSS, untimed: a created container left alone
+			// for a moment (ocirun's create returns before its init has
+			// finished re-executing itself as the small waiter).
+			if _, _, err := rt.run("create", "--bundle", trueBundle, id+"w"); err == nil {
+				time.Sleep(20 * time.Millisecond)
+				r.initRSS = append(r.initRSS, float64(initRSS(rt, id+"w")))
+				rt.run("delete", "--force", id+"w")
 			}
 			if d, _, err := rt.run("exec", "sleeper", "/bin/true"); err == nil {
 				r.exec = append(r.exec, ms(d))
@@ -258,6 +279,9 @@ func printTable(rts []runtime, res map[string]*result) {
 	}
 	row("run /bin/true (median)", func(r *result) float64 { return median(r.run) }, "ms")
 	row("create+start+delete (median)", func(r *result) float64 { return median(r.lifecycle) }, "ms")
+	for p, name := range []string{"create", "state", "start", "state until stopped", "delete"} {
+		row("  of which "+name, func(r *result) float64 { return median(r.phases[p]) }, "ms")
+	}
 	row("exec /bin/true (median)", func(r *result) float64 { return median(r.exec) }, "ms")
 	row("peak RSS of run", func(r *result) float64 { return median(r.runRSS) / 1024 }, "MiB")
 	row("peak RSS of create", func(r *result) float64 { return median(r.createRSS) / 1024 }, "MiB")
