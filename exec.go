@@ -69,7 +69,11 @@ func execProcess(c *cli.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	p, err := execSpec(c, ctr.State().Config.Process)
+	cfg, err := ctr.State().Config()
+	var p *configs.Process
+	if err == nil {
+		p, err = execSpec(c, cfg.Process)
+	}
 	if err != nil {
 		ctr.Close()
 		return 0, err

@@ -68,7 +68,7 @@ func runForeground(c *cli.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if ctr.State().Config.Process.Terminal && c.String("console-socket") == "" {
+	if cfg, _ := ctr.State().Config(); cfg.Process.Terminal && c.String("console-socket") == "" {
 		if tty, err = newTTYRelay(ttyParent); err != nil {
 			ctr.Destroy(true)
 			return 0, err

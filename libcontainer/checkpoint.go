@@ -92,7 +92,10 @@ func (c *Container) Checkpoint(opts *CriuOpts) error {
 	default:
 		return fmt.Errorf("cannot checkpoint a %s container: start it first", st)
 	}
-	cfg := c.state.Config
+	cfg, err := c.state.Config()
+	if err != nil {
+		return err
+	}
 	if opts.PreDump {
 		ok, err := criu.MemTrack(opts.CriuPath)
 		if err != nil {

@@ -154,14 +154,14 @@ func (c *Container) OCIState() OCIState {
 
 func (c *Container) ociState(status Status) OCIState {
 	s := OCIState{
-		OCIVersion:  c.state.Config.OCIVersion,
+		OCIVersion:  c.state.OCIVersion,
 		ID:          c.id,
 		Status:      status,
 		Bundle:      c.state.Bundle,
-		Rootfs:      c.state.Config.Rootfs,
+		Rootfs:      c.state.Rootfs,
 		Created:     c.state.Created,
 		Owner:       c.state.Owner,
-		Annotations: c.state.Config.Annotations,
+		Annotations: c.state.Annotations,
 	}
 	if status != Stopped {
 		s.Pid = c.state.InitPid

@@ -48,7 +48,11 @@ func (c *Container) Exec(opts ExecOpts) (int, error) {
 	}
 	defer unix.Close(pidfd)
 
-	cfg := *c.state.Config
+	saved, err := c.state.Config()
+	if err != nil {
+		return 0, err
+	}
+	cfg := *saved
 	cfg.Process = opts.Process
 	dropUngrantable(opts.Process.Capabilities)
 	if !cfg.Has("mount") {

@@ -24,7 +24,7 @@ func (c *Container) Start() error {
 	}
 	// Refused before the init is woken: an error leaves the container as it
 	// was (runtime-spec runtime.md, Errors), created, for delete --force.
-	if c.state.Config.NoProcess {
+	if c.state.NoProcess {
 		return errors.New("process: required when start is called")
 	}
 	conn, err := dialExecSocket(c.lock, c.dir)
@@ -45,7 +45,7 @@ func (c *Container) Start() error {
 	if err != nil {
 		return fmt.Errorf("start container %s: the init exited before it started the process: %w", c.id, err)
 	}
-	runWarnHooks("poststart", c.state.Config.Hooks.Poststart, c.ociState(Running))
+	runWarnHooks("poststart", c.state.Hooks.Poststart, c.ociState(Running))
 	return nil
 }
 
@@ -141,7 +141,7 @@ func (c *Container) Destroy(force bool) error {
 	if err := c.releaseSharedRootfs(); err != nil {
 		return err
 	}
-	runPoststopHooks(c.state.Config.Hooks.Poststop, c.ociState(Stopped))
+	runPoststopHooks(c.state.Hooks.Poststop, c.ociState(Stopped))
 	if err := removeStateDir(c.dir); err != nil {
 		return err
 	}

@@ -61,7 +61,11 @@ func Restore(opts RestoreOpts) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.state = &State{ID: opts.ID, Bundle: opts.Bundle, Created: time.Now().UTC(), Config: opts.Config, Creating: true}
+	c.state = &State{ID: opts.ID, Bundle: opts.Bundle, Created: time.Now().UTC(), Creating: true}
+	if err := c.state.SetConfig(opts.Config); err != nil {
+		c.abortCreate()
+		return nil, err
+	}
 	cg, err := c.setupCgroup(opts.Config)
 	if err != nil {
 		c.abortCreate()

@@ -31,10 +31,10 @@ func mountID(path string) (uint64, error) {
 // the mount found there before create is on top again.
 func (c *Container) releaseSharedRootfs() error {
 	before := c.state.RootfsMountID
-	if before == 0 || c.state.Config == nil {
+	if before == 0 || c.state.Rootfs == "" {
 		return nil
 	}
-	rootfs := c.state.Config.Rootfs
+	rootfs := c.state.Rootfs
 	for range maxStackedMounts {
 		now, err := mountID(rootfs)
 		if errors.Is(err, unix.ENOENT) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -36,11 +37,24 @@ type State struct {
 	Bundle        string          `json:"bundle"`
 	Created       time.Time       `json:"created"`
 	Owner         string          `json:"owner"`
-	Config        *configs.Config `json:"config"`
+	// RawConfig is the container's config as saved; Config decodes it on
+	// first use. Most commands (state, start, kill, delete) need only the
+	// summary fields below, and decoding the whole config type is most of
+	// what such a command costs after the Go runtime's start.
+	RawConfig json.RawMessage `json:"config"`
+	config    *configs.Config
+	// What state, start and delete need of the config.
+	OCIVersion  string            `json:"oci_version,omitempty"`
+	Rootfs      string            `json:"rootfs,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	NoProcess   bool              `json:"no_process,omitempty"`
+	Hooks       configs.Hooks     `json:"hooks,omitzero"`
 	// Creating is true from the init's start until it reports ready.
 	Creating bool `json:"creating,omitempty"`
 	// CgroupPath is the container's cgroup, the same path in every hierarchy.
 	CgroupPath string `json:"cgroup_path,omitempty"`
+	// CgroupLayout is where the hierarchies were mounted at create.
+	CgroupLayout *cgroups.Layout `json:"cgroup_layout,omitempty"`
 	// RootfsMountID is, for a container without a mount namespace of its
 	// own, the mount that held the rootfs before create stacked its own on it.
 	RootfsMountID uint64 `json:"rootfs_mount_id,omitempty"`
@@ -57,6 +71,36 @@ type OCIState struct {
 	Created     time.Time         `json:"created"`
 	Owner       string            `json:"owner"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// SetConfig makes cfg the container's config: it is encoded now (a save
+// then only copies it) and summarised for the commands that do not decode it.
+func (s *State) SetConfig(cfg *configs.Config) error {
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	s.RawConfig, s.config = raw, cfg
+	s.summarise()
+	return nil
+}
+
+func (s *State) summarise() {
+	cfg := s.config
+	s.OCIVersion, s.Rootfs, s.Annotations, s.NoProcess, s.Hooks = cfg.OCIVersion, cfg.Rootfs, cfg.Annotations, cfg.NoProcess, cfg.Hooks
+}
+
+// Config returns the container's whole config, decoding it on first use.
+func (s *State) Config() (*configs.Config, error) {
+	if s.config != nil {
+		return s.config, nil
+	}
+	var cfg configs.Config
+	if err := json.Unmarshal(s.RawConfig, &cfg); err != nil {
+		return nil, fmt.Errorf("decode the container's config: %w", err)
+	}
+	s.config = &cfg
+	return s.config, nil
 }
 
 // saveState writes state.json atomically: a temp file renamed over the old one.
@@ -97,6 +141,13 @@ func loadState(dir string) (*State, error) {
 	var s State
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("read state %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	if s.OCIVersion == "" {
+		// Saved by an ocirun without the summary: make it from the config.
+		if _, err := s.Config(); err != nil {
+			return nil, fmt.Errorf("read state %s: %w", filepath.Join(dir, stateFile), err)
+		}
+		s.summarise()
 	}
 	return &s, nil
 }

@@ -15,14 +15,25 @@ func TestStateRoundTrip(t *testing.T) {
 	if _, err := loadState(dir); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("empty dir: %v, want ErrNotExist", err)
 	}
-	want := &State{ID: "x", InitPid: 42, InitStartTime: 7, Bundle: "/b", Created: time.Unix(1, 0).UTC(),
-		Config: &configs.Config{Rootfs: "/r", Process: &configs.Process{Args: []string{"sh"}}}}
+	want := &State{ID: "x", InitPid: 42, InitStartTime: 7, Bundle: "/b", Created: time.Unix(1, 0).UTC()}
+	cfg := &configs.Config{OCIVersion: "1.2.0", Rootfs: "/r", Process: &configs.Process{Args: []string{"sh"}},
+		Annotations: map[string]string{"a": "b"}, Hooks: configs.Hooks{Poststop: []configs.Hook{{Path: "/bin/true"}}}}
+	if err := want.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
 	if err := saveState(dir, want); err != nil {
 		t.Fatal(err)
 	}
 	got, err := loadState(dir)
-	if err != nil || got.InitPid != 42 || got.Config.Rootfs != "/r" || !got.Created.Equal(want.Created) {
+	if err != nil || got.InitPid != 42 || !got.Created.Equal(want.Created) {
 		t.Fatalf("got %+v, %v", got, err)
+	}
+	// The summary is there without decoding the config; the config decodes whole.
+	if got.config != nil || got.Rootfs != "/r" || got.OCIVersion != "1.2.0" || got.Annotations["a"] != "b" || len(got.Hooks.Poststop) != 1 {
+		t.Fatalf("summary %+v", got)
+	}
+	if c, err := got.Config(); err != nil || c.Rootfs != "/r" || c.Process.Args[0] != "sh" {
+		t.Fatalf("config %+v, %v", c, err)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 || entries[0].Name() != stateFile {
@@ -31,6 +42,11 @@ func TestStateRoundTrip(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, stateFile), []byte("{"), 0o600)
 	if _, err := loadState(dir); err == nil {
 		t.Fatal("a corrupt state file loaded")
+	}
+	// A state saved before the summary existed gets it from its config.
+	os.WriteFile(filepath.Join(dir, stateFile), []byte(`{"id":"x","init_pid":1,"config":{"oci_version":"1.0.2","rootfs":"/old"}}`), 0o600)
+	if old, err := loadState(dir); err != nil || old.Rootfs != "/old" || old.OCIVersion != "1.0.2" {
+		t.Fatalf("old state: %+v, %v", old, err)
 	}
 }
 
@@ -49,7 +65,7 @@ func TestValidateID(t *testing.T) {
 
 func TestStatusOfDeadInit(t *testing.T) {
 	dir := t.TempDir()
-	c := &Container{id: "x", dir: dir, state: &State{InitPid: os.Getpid(), InitStartTime: 1, Config: &configs.Config{}}}
+	c := &Container{id: "x", dir: dir, state: &State{InitPid: os.Getpid(), InitStartTime: 1}}
 	// Our own pid with another start time: a reused pid, not the init.
 	if s := c.Status(); s != Stopped {
 		t.Fatalf("status %s for a reused pid, want stopped", s)

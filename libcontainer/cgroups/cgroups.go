@@ -23,12 +23,12 @@ import (
 
 // Layout is where the host mounts its hierarchies.
 type Layout struct {
-	V1 map[string]string // controller (or "name=systemd") → mountpoint
-	V2 string            // cgroup2 mountpoint, "" when none
+	V1 map[string]string `json:"v1,omitempty"` // controller (or "name=systemd") → mountpoint
+	V2 string            `json:"v2,omitempty"` // cgroup2 mountpoint, "" when none
 	// Unified is true on a pure v2 host (cgroup2 at /sys/fs/cgroup).
-	Unified bool
+	Unified bool `json:"unified,omitempty"`
 	// V2Controllers are the controllers the cgroup2 hierarchy holds.
-	V2Controllers map[string]bool
+	V2Controllers map[string]bool `json:"v2_controllers,omitempty"`
 }
 
 // Detect reads the layout from /proc/self/mountinfo.
