@@ -8,9 +8,10 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
-// cgroup returns the manager of the container's cgroup. The host's layout
-// is read from mountinfo once per command (status, then delete, would
-// otherwise each parse it).
+// cgroup returns the manager of the container's cgroup, in the hierarchies
+// create found (saved in the state, as runc saves its cgroup paths: later
+// commands need not parse mountinfo again), or, for a state saved without
+// them, in those mounted now.
 func (c *Container) cgroup() (*cgroups.Manager, error) {
 	if c.state.CgroupPath == "" {
 		return nil, errors.New("container has no cgroup")
@@ -18,17 +19,34 @@ func (c *Container) cgroup() (*cgroups.Manager, error) {
 	if c.cg != nil && c.cg.CgroupPath() == c.state.CgroupPath {
 		return c.cg, nil
 	}
-	layout, err := cgroups.Detect()
-	if err != nil {
-		return nil, err
+	layout := c.state.CgroupLayout
+	if layout == nil {
+		var err error
+		if layout, err = cgroups.Detect(); err != nil {
+			return nil, err
+		}
 	}
 	c.cg = cgroups.New(layout, c.state.CgroupPath)
 	return c.cg, nil
 }
 
-// setupCgroup makes the container's cgroup with its limits, before any
-// process is in it; the init joins it from its first stage.
+// setupCgroup makes the container's cgroup with all its limits, before any
+// process is in it (restore).
 func (c *Container) setupCgroup(cfg *configs.Config) (*cgroups.Manager, error) {
+	m, err := c.makeCgroup(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.SetLate(cfg.Resources); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// makeCgroup makes the container's cgroup with the limits a process must
+// find in it (SetEarly); the init joins it from its first stage, and create
+// writes the other limits while the init's Go runtime starts.
+func (c *Container) makeCgroup(cfg *configs.Config) (*cgroups.Manager, error) {
 	path, err := cgroups.Path(cfg.CgroupsPath, c.id)
 	if err != nil {
 		return nil, err
@@ -44,11 +62,11 @@ func (c *Container) setupCgroup(cfg *configs.Config) (*cgroups.Manager, error) {
 			return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already has processes", path)
 		}
 	}
-	c.state.CgroupPath = path
+	c.state.CgroupPath, c.state.CgroupLayout = path, layout
 	if err := m.Create(); err != nil {
 		return nil, err
 	}
-	if err := m.Set(cfg.Resources); err != nil {
+	if err := m.SetEarly(cfg.Resources); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -94,7 +112,14 @@ func (c *Container) Update(r *configs.Resources) error {
 	if err := m.Set(r); err != nil {
 		return err
 	}
-	c.state.Config.Resources = mergeResources(c.state.Config.Resources, r)
+	cfg, err := c.state.Config()
+	if err != nil {
+		return err
+	}
+	cfg.Resources = mergeResources(cfg.Resources, r)
+	if err := c.state.SetConfig(cfg); err != nil {
+		return err
+	}
 	return saveState(c.dir, c.state)
 }
 

@@ -81,11 +81,14 @@ func Create(opts CreateOpts) (*Container, error) {
 		Bundle:   opts.Bundle,
 		Created:  time.Now().UTC(),
 		Owner:    "",
-		Config:   opts.Config,
 		Creating: true,
 	}
 	if opts.Config.Process != nil {
 		dropUngrantable(opts.Config.Process.Capabilities)
+	}
+	if err := c.state.SetConfig(opts.Config); err != nil {
+		c.abortCreate()
+		return nil, err
 	}
 	if !opts.Config.Has("mount") {
 		if c.state.RootfsMountID, err = mountID(opts.Config.Rootfs); err != nil {
@@ -93,7 +96,7 @@ func Create(opts CreateOpts) (*Container, error) {
 			return nil, err
 		}
 	}
-	cg, err := c.setupCgroup(opts.Config)
+	cg, err := c.makeCgroup(opts.Config)
 	if err != nil {
 		c.abortCreate()
 		return nil, err
@@ -206,6 +209,12 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 		return fmt.Errorf("read init's start time: %w", err)
 	}
 	c.state.InitPid, c.state.InitStartTime = pid, st.StartTime
+	// The limits other than memory's are written now, while the init's Go
+	// runtime starts: it does nothing of the container's before it has read
+	// its config, sent below, so every limit is in place by then.
+	if err := cg.SetLate(cfg.Resources); err != nil {
+		return err
+	}
 	if err := saveState(c.dir, c.state); err != nil {
 		return err
 	}
@@ -421,7 +430,7 @@ func (c *Container) configureInit(sock *os.File, ic *initConfig) error {
 	if err := nsenter.WriteMsg(sock, msgConfig, data); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
-	hooks := &c.state.Config.Hooks
+	hooks := &c.state.Hooks
 	for {
 		t, payload, fd, err := readMsgFd(sock)
 		if err != nil {
@@ -451,7 +460,7 @@ func (c *Container) configureInit(sock *os.File, ic *initConfig) error {
 		case nsenter.MsgError:
 			return fmt.Errorf("%s", payload)
 		case msgSeccompFd:
-			err := sendToListener(c.state.Config.Seccomp, fd, c.ociState(Creating), ic.Pid)
+			err := sendToListener(ic.Config.Seccomp, fd, c.ociState(Creating), ic.Pid)
 			unix.Close(fd)
 			if err != nil {
 				return err

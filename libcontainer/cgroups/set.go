@@ -11,6 +11,24 @@ import (
 // Set writes every limit in r, each to the hierarchy that holds its
 // controller. A limit for a controller the host does not have is an error.
 func (m *Manager) Set(r *configs.Resources) error {
+	return m.set(r, func(string) bool { return true })
+}
+
+// SetEarly writes the limits a process must find in the cgroup when it
+// joins: memory's (a limit written below what the cgroup already uses makes
+// the kernel reclaim or kill) and the raw unified files, which may be
+// memory's. SetLate writes the others, which apply as well once a process
+// is in: create writes them while its init starts.
+func (m *Manager) SetEarly(r *configs.Resources) error {
+	return m.set(r, func(c string) bool { return c == "memory" || c == "unified" })
+}
+
+// SetLate writes what SetEarly does not.
+func (m *Manager) SetLate(r *configs.Resources) error {
+	return m.set(r, func(c string) bool { return c != "memory" && c != "unified" })
+}
+
+func (m *Manager) set(r *configs.Resources, want func(controller string) bool) error {
 	if r == nil {
 		return nil
 	}
@@ -32,7 +50,7 @@ func (m *Manager) Set(r *configs.Resources) error {
 		{"net_prio", len(r.NetPriorities) > 0, m.netPrioV1, nil},
 	}
 	for _, s := range steps {
-		if !s.needed {
+		if !s.needed || !want(s.controller) {
 			continue
 		}
 		var err error
@@ -52,10 +70,10 @@ func (m *Manager) Set(r *configs.Resources) error {
 			return fmt.Errorf("linux.resources: %w", err)
 		}
 	}
-	if r.BlockIO != nil && m.v1Dir("blkio") == "" && !m.onV2("io") {
+	if r.BlockIO != nil && want("blkio") && m.v1Dir("blkio") == "" && !m.onV2("io") {
 		return fmt.Errorf("linux.resources: the blkio/io controller is not available on this host")
 	}
-	if len(r.Unified) > 0 {
+	if len(r.Unified) > 0 && want("unified") {
 		if m.layout.V2 == "" {
 			return fmt.Errorf("linux.resources.unified: this host has no cgroup v2 hierarchy")
 		}
@@ -65,10 +83,10 @@ func (m *Manager) Set(r *configs.Resources) error {
 			}
 		}
 	}
-	if r.Memory != nil && r.Memory.Kernel != nil {
+	if r.Memory != nil && r.Memory.Kernel != nil && want("memory") {
 		slog.Warn("linux.resources.memory.kernel is ignored: kernels since 6.0 have no kernel memory limit")
 	}
-	if r.Memory != nil && r.Memory.KernelTCP != nil && m.v1Dir("memory") == "" {
+	if r.Memory != nil && r.Memory.KernelTCP != nil && want("memory") && m.v1Dir("memory") == "" {
 		slog.Warn("linux.resources.memory.kernelTCP is ignored: cgroup v2 has no separate TCP buffer limit (memory.max counts it)")
 	}
 	return nil
