@@ -31,12 +31,12 @@ const (
 
 // State is what stays on disk between ocirun commands for one container.
 type State struct {
-	ID            string          `json:"id"`
-	InitPid       int             `json:"init_pid"`
-	InitStartTime uint64          `json:"init_start_time"` // /proc/PID/stat field 22: tells a reused pid apart
-	Bundle        string          `json:"bundle"`
-	Created       time.Time       `json:"created"`
-	Owner         string          `json:"owner"`
+	ID            string    `json:"id"`
+	InitPid       int       `json:"init_pid"`
+	InitStartTime uint64    `json:"init_start_time"` // /proc/PID/stat field 22: tells a reused pid apart
+	Bundle        string    `json:"bundle"`
+	Created       time.Time `json:"created"`
+	Owner         string    `json:"owner"`
 	// RawConfig is the container's config as saved; Config decodes it on
 	// first use. Most commands (state, start, kill, delete) need only the
 	// summary fields below, and decoding the whole config type is most of
