@@ -180,3 +180,40 @@ func withoutNamespace(s *specs.Spec, t specs.LinuxNamespaceType) {
 	}
 	s.Linux.Namespaces = ns
 }
+
+// TestNewNetworkNamespace: the parent makes a container's new network
+// namespace (netns.go) and the init joins it: each container gets its own,
+// not the host's, with only a loopback device, sysctls land in it and not on
+// the host, and the init holds no fd of it.
+func TestNewNetworkNamespace(t *testing.T) {
+	r := newRT(t)
+	hostNS, _ := os.Readlink("/proc/self/ns/net")
+	hostForward, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	b := bundle(t, []string{"sleep", "3600"}, func(s *specs.Spec) {
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+	})
+	seen := map[string]bool{}
+	for _, id := range []string{"net1", "net2"} {
+		r.ok("run", "-d", "--bundle", b, id)
+		defer r.run("delete", "--force", id)
+		pid := itoa(int(r.state(id)["pid"].(float64)))
+		ns, err := os.Readlink("/proc/" + pid + "/ns/net")
+		if err != nil || ns == hostNS || seen[ns] {
+			t.Fatalf("%s: network namespace %q (%v); host's %q, seen %v", id, ns, err, hostNS, seen)
+		}
+		seen[ns] = true
+		fds, _ := os.ReadDir("/proc/" + pid + "/fd")
+		for _, fd := range fds {
+			if target, _ := os.Readlink("/proc/" + pid + "/fd/" + fd.Name()); strings.HasPrefix(target, "net:") {
+				t.Errorf("%s: the container's process holds fd %s on %s", id, fd.Name(), target)
+			}
+		}
+		out := r.ok("exec", id, "sh", "-c", "ls /sys/class/net 2>/dev/null || cut -d: -f1 /proc/net/dev | tail -n +3; cat /proc/sys/net/ipv4/ip_forward")
+		if strings.Fields(out)[0] != "lo" || len(strings.Fields(out)) != 2 || strings.Fields(out)[1] != "1" {
+			t.Fatalf("%s: devices and ip_forward in the container: %q", id, out)
+		}
+	}
+	if now, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(now) != string(hostForward) {
+		t.Fatalf("the host's ip_forward changed: %q, was %q", now, hostForward)
+	}
+}
