@@ -117,39 +117,19 @@ func initContainer(sock *os.File) error {
 			return err
 		}
 	}
-	ready := false
 	if useWaiter(cfg, &ic) {
-		// Everything that can fail in a way create must report has been done:
-		// report ready now, and let `create` return while the waiter starts.
-		// What the waiter still does (join the memory cgroup) happens before
-		// it accepts `start`; if it fails, the init exits and the container is
-		// stopped, never run outside its limits.
-		if err := reportReady(sock); err != nil {
-			return err
-		}
-		ready = true
 		// Returns only if the exec failed: then the Go init waits itself.
-		execWaiter(&ic, proc)
+		execWaiter(&ic, proc, int(sock.Fd()))
 	}
 	if err := joinMemcg(ic.MemcgFd); err != nil {
 		return err
 	}
-	if !ready {
-		if err := reportReady(sock); err != nil {
-			return err
-		}
+	if err := nsenter.WriteMsg(sock, msgReady, nil); err != nil {
+		return fmt.Errorf("report ready: %w", err)
 	}
 	sock.Close()
 	waitStartAndExec(ic.ExecListenFd, proc, cfg, state)
 	return nil // not reached: waitStartAndExec exits on failure
-}
-
-// reportReady tells the parent the container is created; `create` returns then.
-func reportReady(sock *os.File) error {
-	if err := nsenter.WriteMsg(sock, msgReady, nil); err != nil {
-		return fmt.Errorf("report ready: %w", err)
-	}
-	return nil
 }
 
 // newSession makes the process the leader of a session of its own, with or

@@ -14,10 +14,9 @@ import (
 // A created container's init waits for `start` as a small C program (the
 // constructor's waiter branch, nsenter/waiter.c), not as a Go runtime: the Go
 // init re-executes our sealed binary once everything is set up. The waiter
-// joins the memory cgroup, waits on the exec socket and execs the process.
-// The Go init reports ready before the exec: `create` does not wait for it.
-// Where it could change what the process gets, the Go init waits itself, as
-// before (useWaiter).
+// joins the memory cgroup, reports ready, waits on the exec socket and execs
+// the process. Where it could change what the process gets, the Go init
+// waits itself, as before (useWaiter).
 
 // waiterSyscalls are the syscalls the waiter makes under the container's
 // seccomp filter: the exec into it, static glibc's start-up, its own work.
@@ -82,15 +81,14 @@ func seccompAllowsAll(s *configs.Seccomp, names []string) bool {
 	return true
 }
 
-// execWaiter re-executes the sealed binary as the waiter, after the Go init
-// reported ready (the waiter gets no socket to the parent). It returns only
+// execWaiter re-executes the sealed binary as the waiter. It returns only
 // when the exec failed; the Go init then waits itself.
-func execWaiter(ic *initConfig, proc *execProcess) error {
+func execWaiter(ic *initConfig, proc *execProcess, sockFd int) error {
 	memcg := -1
 	if ic.MemcgFd > 2 {
 		memcg = ic.MemcgFd
 	}
-	keep := []int{ic.ExecListenFd, memcg}
+	keep := []int{sockFd, ic.ExecListenFd, memcg}
 	for _, fd := range keep {
 		if fd > 2 {
 			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
@@ -106,7 +104,7 @@ func execWaiter(ic *initConfig, proc *execProcess) error {
 		}
 	}()
 	argv := append([]string{"ocirun", "wait"}, proc.args...)
-	env := append(proc.env[:len(proc.env):len(proc.env)], fmt.Sprintf("_OCIRUN_WAIT=%d,%d", ic.ExecListenFd, memcg))
+	env := append(proc.env[:len(proc.env):len(proc.env)], fmt.Sprintf("_OCIRUN_WAIT=%d,%d,%d", sockFd, ic.ExecListenFd, memcg))
 	// What Go's own exec does: give back the RLIMIT_NOFILE the runtime raised
 	// (unless the config set it, which made Go forget the original).
 	if lim, ok := nsenter.OrigNofile(); ok && !setsNofile(proc.rlimits) {

@@ -3,13 +3,11 @@
 // The Go init builds the container, drops to the process's credentials,
 // loads seccomp, sets the rlimits, and then re-executes our sealed binary as
 //     argv: ocirun wait ARG0 ARG1 ...
-//     envp: the process's environment, then _OCIRUN_WAIT=LISTEN,MEMCG
+//     envp: the process's environment, then _OCIRUN_WAIT=SOCK,LISTEN,MEMCG
 // Before the Go runtime starts, this constructor takes that branch: it joins
 // the memory cgroup (so only what runs from here on is charged to the
-// container), waits on the exec socket, and execs the user's process exactly
-// as the Go init would have. The Go init reported ready before its exec into
-// us: `create` has returned, so what fails here ends the container (it is
-// then stopped) with the reason on its stderr, before any of its code runs. A waiting init is then a few
+// container), reports ready, waits on the exec socket, and execs the user's
+// process exactly as the Go init would have. A waiting init is then a few
 // hundred KiB of resident memory instead of a Go runtime's ten MiB. The exec
 // of ourselves changes nothing the process gets: capabilities, no_new_privs,
 // seccomp, rlimits, personality, ids and cwd carry over exec, and the second
@@ -25,9 +23,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+// Keep in step with create.go (msgReady) and nsexec.c (MSG_ERROR).
+enum { WAIT_MSG_ERROR = 4, WAIT_MSG_READY = 13 };
+
 #define WAIT_ENV "_OCIRUN_WAIT="
 
 int ocirun_write_full(int fd, const void *buf, size_t len); // nsexec.c
+
+static void wait_send(int sock, uint32_t type, const char *msg)
+{
+	uint32_t hdr[2] = { type, msg ? (uint32_t)strlen(msg) : 0 };
+	if (ocirun_write_full(sock, hdr, sizeof(hdr)) < 0 || (hdr[1] && ocirun_write_full(sock, msg, hdr[1]) < 0))
+		_exit(1);
+}
 
 // A catchable signal that would end the Go init ends the waiter too: as pid 1
 // of its namespace, a signal without a handler would be ignored.
@@ -90,7 +98,7 @@ static void wait_execvp(char **args, char **envp, char *msg, size_t len)
 void ocirun_waiter(int argc, char **argv, char **envp)
 {
 	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE };
-	int lfd, memcg, conn, n = 0;
+	int sock, lfd, memcg, conn, n = 0;
 	char **last, b, msg[512];
 
 	if (argc < 3 || strcmp(argv[1], "wait") != 0 || envp == NULL || envp[0] == NULL)
@@ -99,7 +107,7 @@ void ocirun_waiter(int argc, char **argv, char **envp)
 		;
 	if (strncmp(*last, WAIT_ENV, strlen(WAIT_ENV)) != 0)
 		return;
-	if (sscanf(*last + strlen(WAIT_ENV), "%d,%d%n", &lfd, &memcg, &n) != 2 || n == 0 || lfd < 3)
+	if (sscanf(*last + strlen(WAIT_ENV), "%d,%d,%d%n", &sock, &lfd, &memcg, &n) != 3 || n == 0 || sock < 3 || lfd < 3)
 		_exit(1);
 	*last = NULL; // the process's environment is the rest
 	// The execve into us made us dumpable again: not while we hold the exec
@@ -109,14 +117,16 @@ void ocirun_waiter(int argc, char **argv, char **envp)
 
 	if (memcg >= 3) {
 		if (ocirun_write_full(memcg, "0", 1) < 0) {
-			snprintf(msg, sizeof(msg), "ocirun: join the memory cgroup: %s\n", strerror(errno));
-			ocirun_write_full(2, msg, strlen(msg));
+			snprintf(msg, sizeof(msg), "join the memory cgroup: %s", strerror(errno));
+			wait_send(sock, WAIT_MSG_ERROR, msg);
 			_exit(1);
 		}
 		close(memcg);
 	}
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], on_signal);
+	wait_send(sock, WAIT_MSG_READY, NULL);
+	close(sock);
 
 	do
 		conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
