@@ -68,7 +68,12 @@ func runForeground(c *cli.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if cfg, _ := ctr.State().Config(); cfg.Process.Terminal && c.String("console-socket") == "" {
+	cfg, err := ctr.State().Config()
+	if err != nil {
+		ctr.Destroy(true)
+		return 0, err
+	}
+	if cfg.Process.Terminal && c.String("console-socket") == "" {
 		if tty, err = newTTYRelay(ttyParent); err != nil {
 			ctr.Destroy(true)
 			return 0, err

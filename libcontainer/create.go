@@ -209,13 +209,13 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 		return fmt.Errorf("read init's start time: %w", err)
 	}
 	c.state.InitPid, c.state.InitStartTime = pid, st.StartTime
+	if err := saveState(c.dir, c.state); err != nil {
+		return err
+	}
 	// The limits other than memory's are written now, while the init's Go
 	// runtime starts: it does nothing of the container's before it has read
 	// its config, sent below, so every limit is in place by then.
 	if err := cg.SetLate(cfg.Resources); err != nil {
-		return err
-	}
-	if err := saveState(c.dir, c.state); err != nil {
 		return err
 	}
 	ic.Pid = pid

@@ -3,7 +3,6 @@ package devices
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,15 +11,18 @@ import (
 )
 
 // The leading fields of union bpf_attr (linux/bpf.h) for the four commands
-// used here; the kernel takes a shorter attr and zeroes the rest.
+// used here; the kernel takes a shorter attr and zeroes the rest. Addresses
+// are unsafe.Pointer, not integers, so the garbage collector keeps (and, for
+// a stack that grows, moves) what they point to; the kernel's __aligned_u64
+// is a pointer's size on the 64-bit machines ocirun builds for.
 type progLoadAttr struct {
 	progType    uint32
 	insnCnt     uint32
-	insns       uint64
-	license     uint64
+	insns       unsafe.Pointer
+	license     unsafe.Pointer
 	logLevel    uint32
 	logSize     uint32
-	logBuf      uint64
+	logBuf      unsafe.Pointer
 	kernVersion uint32
 	progFlags   uint32
 	progName    [16]byte
@@ -33,14 +35,20 @@ type progAttachAttr struct {
 	attachFlags uint32
 }
 
+// progQueryAttr runs through `revision`, which newer kernels write back
+// whatever size they were given.
 type progQueryAttr struct {
-	targetFd    uint32
-	attachType  uint32
-	queryFlags  uint32
-	attachFlags uint32
-	progIds     uint64
-	progCnt     uint32
-	_           uint32
+	targetFd        uint32
+	attachType      uint32
+	queryFlags      uint32
+	attachFlags     uint32
+	progIds         unsafe.Pointer
+	progCnt         uint32
+	_               uint32
+	progAttachFlags uint64
+	linkIds         uint64
+	linkAttachFlags uint64
+	revision        uint64
 }
 
 type getFdByIDAttr struct {
@@ -48,6 +56,9 @@ type getFdByIDAttr struct {
 	nextID    uint32
 	openFlags uint32
 }
+
+// The attrs above assume 8-byte pointers: a 32-bit build fails here.
+var _ [unsafe.Sizeof(uintptr(0)) - 8]struct{}
 
 // bpf is the bpf(2) system call.
 func bpf(cmd uintptr, attr unsafe.Pointer, size uintptr) (int, error) {
@@ -65,24 +76,22 @@ func load(prog []insn) (int, error) {
 	attr := progLoadAttr{
 		progType: unix.BPF_PROG_TYPE_CGROUP_DEVICE,
 		insnCnt:  uint32(len(prog)),
-		insns:    uint64(uintptr(unsafe.Pointer(&prog[0]))),
-		license:  uint64(uintptr(unsafe.Pointer(&license[0]))),
+		insns:    unsafe.Pointer(&prog[0]),
+		license:  unsafe.Pointer(&license[0]),
 	}
 	copy(attr.progName[:], "ocirun_devices")
-	// The attr holds the buffers' addresses as integers: keep them alive.
-	defer runtime.KeepAlive(prog)
-	defer runtime.KeepAlive(license)
 	fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
 	if err == nil || !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EINVAL) {
 		return fd, err
 	}
+	// Again, with the verifier's log to say why.
 	log := make([]byte, 64<<10)
-	attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(log)), uint64(uintptr(unsafe.Pointer(&log[0])))
-	defer runtime.KeepAlive(log)
-	if _, err2 := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err2 != nil {
-		if n := indexZero(log); n > 0 {
-			return -1, fmt.Errorf("%w: verifier: %s", err, log[:n])
-		}
+	attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(log)), unsafe.Pointer(&log[0])
+	if fd, err2 := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err2 == nil {
+		return fd, nil // refused once, loaded now: nothing wrong with the program
+	}
+	if n := indexZero(log); n > 0 {
+		return -1, fmt.Errorf("%w: verifier: %s", err, log[:n])
 	}
 	return -1, err
 }
@@ -98,12 +107,11 @@ func indexZero(b []byte) int {
 
 // attachedPrograms returns the ids of the device programs on the cgroup.
 func attachedPrograms(cgroupFd int) ([]uint32, error) {
+	// A cgroup holds at most 64 programs of one attach type (BPF_CGROUP_MAX_PROGS).
 	ids := make([]uint32, 64)
 	attr := progQueryAttr{targetFd: uint32(cgroupFd), attachType: unix.BPF_CGROUP_DEVICE,
-		progIds: uint64(uintptr(unsafe.Pointer(&ids[0]))), progCnt: uint32(len(ids))}
-	_, err := bpf(unix.BPF_PROG_QUERY, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(ids)
-	if err != nil {
+		progIds: unsafe.Pointer(&ids[0]), progCnt: uint32(len(ids))}
+	if _, err := bpf(unix.BPF_PROG_QUERY, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err != nil {
 		return nil, err
 	}
 	return ids[:attr.progCnt], nil
@@ -138,7 +146,10 @@ func Attach(dir string, rules []configs.DeviceRule) error {
 		return fmt.Errorf("open cgroup %s: %w", dir, err)
 	}
 	defer unix.Close(fd)
-	old, _ := attachedPrograms(fd)
+	old, err := attachedPrograms(fd)
+	if err != nil {
+		return fmt.Errorf("list the device filters of %s: %w", dir, err)
+	}
 	attr := progAttachAttr{targetFd: uint32(fd), attachBpfFd: uint32(prog), attachType: unix.BPF_CGROUP_DEVICE,
 		attachFlags: unix.BPF_F_ALLOW_MULTI}
 	if _, err := bpf(unix.BPF_PROG_ATTACH, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err != nil {

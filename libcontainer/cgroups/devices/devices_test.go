@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
@@ -112,6 +113,27 @@ func TestProgramOnCgroup2(t *testing.T) {
 		return attachedPrograms(int(fd.Fd()))
 	}(); err != nil || len(ids) != 1 {
 		t.Errorf("programs on the cgroup after three attaches: %v, %v (want exactly one)", ids, err)
+	}
+}
+
+// TestAttrLayout: the attrs' fields sit where linux/bpf.h puts them.
+func TestAttrLayout(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"prog_load.insns", unsafe.Offsetof(progLoadAttr{}.insns), 8},
+		{"prog_load.log_buf", unsafe.Offsetof(progLoadAttr{}.logBuf), 32},
+		{"prog_load.prog_name", unsafe.Offsetof(progLoadAttr{}.progName), 48},
+		{"query.prog_ids", unsafe.Offsetof(progQueryAttr{}.progIds), 16},
+		{"query.prog_cnt", unsafe.Offsetof(progQueryAttr{}.progCnt), 24},
+		{"query.revision", unsafe.Offsetof(progQueryAttr{}.revision), 56},
+		{"sizeof query", unsafe.Sizeof(progQueryAttr{}), 64},
+		{"sizeof insn", unsafe.Sizeof(insn{}), 8},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s at %d, want %d", c.name, c.got, c.want)
+		}
 	}
 }
 

@@ -1,6 +1,10 @@
 package devices
 
-import "github.com/ocirun/ocirun/libcontainer/configs"
+import (
+	"encoding/binary"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
 
 // insn is one eBPF instruction as the kernel reads it (struct bpf_insn).
 // The filter is a dozen instructions of five kinds, so they are written here
@@ -8,7 +12,7 @@ import "github.com/ocirun/ocirun/libcontainer/configs"
 // every ocirun command would pay (docs/DESIGN.md, Dependencies).
 type insn struct {
 	code uint8
-	regs uint8 // destination register in the low nibble, source in the high
+	regs uint8 // the destination and source registers, a nibble each (see ins)
 	off  int16
 	imm  int32
 }
@@ -27,8 +31,15 @@ const (
 	r0, r1, r2, r3, r4, r5, r6, r7 = 0, 1, 2, 3, 4, 5, 6, 7
 )
 
+// ins makes an instruction. struct bpf_insn's register bitfields
+// (dst_reg:4, src_reg:4) fill a byte from its low bits on little-endian
+// machines and from its high bits on big-endian ones.
 func ins(code, dst, src uint8, off int16, imm int32) insn {
-	return insn{code: code, regs: dst | src<<4, off: off, imm: imm}
+	regs := dst | src<<4
+	if binary.NativeEndian.Uint16([]byte{0, 1}) == 1 {
+		regs = dst<<4 | src
+	}
+	return insn{code: code, regs: regs, off: off, imm: imm}
 }
 
 // Program compiles the rules, with v1's semantics (see emulate): a request
