@@ -676,7 +676,13 @@ func TestRestoreForeground(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); r.status("fg") != "running"; time.Sleep(20 * time.Millisecond) {
+	// Restore of the same id removes the checkpointed (stopped) container
+	// first: until the new state is saved, the id does not exist.
+	running := func() bool {
+		res := r.run("state", "fg")
+		return res.code == 0 && strings.Contains(res.stdout, `"running"`)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !running(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			t.Fatal("the restored container is not running")
