@@ -440,3 +440,44 @@ func TestCgroupTinyMemoryLimit(t *testing.T) {
 	r.ok("start", "tinyc")
 	r.waitStatus("tinyc", "stopped")
 }
+
+// TestCgroupLateLimitFailureCleansUp: limits other than memory's are written
+// while the init starts (create.go); when one cannot be applied, create
+// fails with one line naming linux.resources and leaves no state, no
+// cgroup and no process behind.
+func TestCgroupLateLimitFailureCleansUp(t *testing.T) {
+	r := newRT(t)
+	cases := map[string]func(*specs.Spec){
+		"cpuset": func(s *specs.Spec) {
+			s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: "999"}
+		},
+	}
+	l, err := cgroups.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.V1["net_cls"]; !ok && !l.Unified {
+		id := uint32(7)
+		cases["net_cls"] = func(s *specs.Spec) { s.Linux.Resources.Network = &specs.LinuxNetwork{ClassID: &id} }
+	}
+	for name, mutate := range cases {
+		id := "late-" + name
+		b := bundle(t, []string{"true"}, mutate)
+		res := r.run("create", "--bundle", b, id)
+		if res.code == 0 || !strings.Contains(res.stderr, "linux.resources") || strings.Count(strings.TrimSpace(res.stderr), "\n") != 0 {
+			t.Fatalf("%s: exit %d, stderr %q", name, res.code, res.stderr)
+		}
+		r.assertEmptyRoot()
+		for _, mp := range append(mapValues(l.V1), l.V2) {
+			if mp == "" {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(mp, "ocirun", id)); err == nil {
+				t.Errorf("%s: cgroup %s left behind", name, filepath.Join(mp, "ocirun", id))
+			}
+		}
+		if res := r.run("delete", "--force", id); res.code != 0 {
+			t.Errorf("%s: delete --force after the failed create: %s", name, res.stderr)
+		}
+	}
+}
