@@ -10,18 +10,29 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # GOEXPERIMENT=jsonv2: encoding/json runs on the json/v2 engine, whose first
 # decode of a type costs about a third of v1's (config.json, the state, the
 # init's config: ~0.5 ms per process here); same results, error texts differ.
+# nogreenteagc: Go 1.26's default collector lays out every new span with its
+# mark bits and queues it on a span set, touching pages a process that never
+# collects does not need: ~30 % of an ocirun process's page faults (429 -> 303
+# for `--version`), 0.1-0.2 ms each, 7-15 % of 100 concurrent creates. Every
+# ocirun process is short-lived and most never run a cycle. Go 1.27 may drop
+# this opt-out; see docs/PERFORMANCE.md. tests/ and tests/vm build with
+# `make goexperiment`'s value.
+GOEXPERIMENT := jsonv2,nogreenteagc
 BUILDTAGS := netgo osusergo urfave_cli_no_docs
 STATIC := -s -w -linkmode external -extldflags -static
 
-.PHONY: all deps build rootfs demo test vm-test validate bench criu-test criu-times lint clean
+.PHONY: all goexperiment deps build rootfs demo test vm-test validate bench criu-test criu-times lint clean
 
 all: build
+
+goexperiment:
+	@echo $(GOEXPERIMENT)
 
 deps:
 	@./scripts/install-deps.sh
 
 build:
-	GOEXPERIMENT=jsonv2 $(GO) build -trimpath -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS) $(STATIC)" -o ocirun .
+	GOEXPERIMENT=$(GOEXPERIMENT) $(GO) build -trimpath -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS) $(STATIC)" -o ocirun .
 
 rootfs:
 	@./bundles/mkrootfs.sh bundles/rootfs

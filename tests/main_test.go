@@ -43,7 +43,12 @@ func TestMain(m *testing.M) {
 			// binary inside the container, which has no dynamic loader).
 			build := exec.Command("go", "build", "-tags", "netgo osusergo urfave_cli_no_docs",
 				"-ldflags", "-linkmode external -extldflags -static", "-o", bin, "..")
-			build.Env = append(os.Environ(), "GOEXPERIMENT=jsonv2")
+			exp, err := exec.Command("make", "-s", "-C", "..", "goexperiment").Output()
+			if err != nil {
+				fmt.Println("tests: make goexperiment:", err)
+				return 1
+			}
+			build.Env = append(os.Environ(), "GOEXPERIMENT="+strings.TrimSpace(string(exp)))
 			build.Stdout, build.Stderr = os.Stdout, os.Stderr
 			if err := build.Run(); err != nil {
 				fmt.Println("tests: build ocirun:", err)
