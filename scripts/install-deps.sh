@@ -3,7 +3,7 @@
 # installed with apt-get only when missing. Idempotent; run as root.
 set -eu
 need=""
-for pkg in gcc libc6-dev make busybox-static pkg-config libseccomp-dev bsdutils procps; do
+for pkg in gcc libc6-dev musl-tools make busybox-static pkg-config libseccomp-dev bsdutils procps; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if ! command -v go >/dev/null 2>&1 && ! [ -x /usr/local/go/bin/go ]; then

@@ -156,6 +156,50 @@ func TestStartReportsExecFailure(t *testing.T) {
 	r.assertEmptyRoot()
 }
 
+// start reports a failed exec in Go's words, as the Go init would (the
+// waiter is C, and musl's strerror words some errors otherwise: ELOOP).
+func TestStartExecErrorsInGoWords(t *testing.T) {
+	r := newRT(t)
+	dir := t.TempDir()
+	files := map[string]struct {
+		data string
+		mode os.FileMode
+	}{
+		"noexec":  {"#!/bin/sh\n", 0o644},
+		"garbage": {"\x00\x01\x02\x03 not a program", 0o755},
+	}
+	for name, f := range files {
+		if err := os.WriteFile(dir+"/"+name, []byte(f.data), f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("loop2", dir+"/loop1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("loop1", dir+"/loop2"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ arg, want string }{
+		{"/x/missing", `exec "/x/missing": no such file or directory`},
+		{"/x/noexec", `exec "/x/noexec": permission denied`},
+		{"/x/garbage", `exec "/x/garbage": exec format error`},
+		{"/x/loop1", `exec "/x/loop1": too many levels of symbolic links`},
+		{"missing-in-path", `exec: "missing-in-path": executable file not found in $PATH`},
+	} {
+		b := bundle(t, []string{tc.arg}, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Source: dir, Options: []string{"rbind", "ro"}})
+		})
+		r.ok("create", "--bundle", b, "ew")
+		res := r.run("start", "ew")
+		if res.code == 0 || !strings.Contains(res.stderr, tc.want) {
+			t.Errorf("start of %s: exit %d, stderr %q, want %q", tc.arg, res.code, res.stderr, tc.want)
+		}
+		r.waitStatus("ew", "stopped")
+		r.ok("delete", "ew")
+	}
+	r.assertEmptyRoot()
+}
+
 func TestNoHostFdLeaks(t *testing.T) {
 	// An fd the caller leaked to ocirun without close-on-exec must not reach the container.
 	r := newRT(t)

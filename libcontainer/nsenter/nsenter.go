@@ -18,8 +18,19 @@ extern int ocirun_orig_nofile_set;
 extern void ocirun_waiter(int argc, char **argv, char **envp);
 extern void ocirun_nsexec(void);
 extern int ocirun_static(void);
+extern char **environ;
 void __attribute__((constructor)) ocirun_nsenter_init(int argc, char **argv, char **envp)
 {
+#ifndef __GLIBC__
+	// musl (the Makefile's build) passes constructors no arguments. The
+	// kernel put argc, argv[], NULL, envp[] on the stack, and environ is still
+	// that envp: argv ends just before it, and the word before argv[0] is argc
+	// (no pointer is that small, so the first match is the count).
+	argv = environ - 1;
+	for (argc = 0; ((long *)argv)[-1] != argc; argc++)
+		argv--;
+	envp = environ;
+#endif
 	ocirun_waiter(argc, argv, envp); // returns unless this is a created container's waiting init
 	ocirun_nsexec();
 }

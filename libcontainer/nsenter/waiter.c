@@ -44,13 +44,41 @@ static void on_signal(int sig)
 	_exit(128 + sig);
 }
 
-// errno's text as Go prints it: lower case first letter.
+// What execve can fail with, in Go's words (syscall.Errno), whichever C
+// library ocirun is linked with: musl's strerror words some differently.
+static const struct {
+	int err;
+	const char *text;
+} exec_errors[] = {
+	{ E2BIG, "argument list too long" },
+	{ EACCES, "permission denied" },
+	{ EFAULT, "bad address" },
+	{ EINVAL, "invalid argument" },
+	{ EIO, "input/output error" },
+	{ EISDIR, "is a directory" },
+	{ ELIBBAD, "accessing a corrupted shared library" },
+	{ ELOOP, "too many levels of symbolic links" },
+	{ EMFILE, "too many open files" },
+	{ ENAMETOOLONG, "file name too long" },
+	{ ENFILE, "too many open files in system" },
+	{ ENOENT, "no such file or directory" },
+	{ ENOEXEC, "exec format error" },
+	{ ENOMEM, "cannot allocate memory" },
+	{ ENOTDIR, "not a directory" },
+	{ EPERM, "operation not permitted" },
+	{ ETXTBSY, "text file busy" },
+};
+
+// errno's text as Go prints it: Go's words, else strerror's with a lower case first letter.
 static void errtext(char *buf, size_t len, const char *path, int err)
 {
 	char e[128];
 	snprintf(e, sizeof(e), "%s", strerror(err));
 	if (e[0] >= 'A' && e[0] <= 'Z' && !(e[1] >= 'A' && e[1] <= 'Z'))
 		e[0] += 'a' - 'A';
+	for (size_t i = 0; i < sizeof(exec_errors) / sizeof(exec_errors[0]); i++)
+		if (exec_errors[i].err == err)
+			snprintf(e, sizeof(e), "%s", exec_errors[i].text);
 	snprintf(buf, len, "exec \"%s\": %s", path, e);
 }
 
