@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -16,7 +17,8 @@ import (
 // dropPrivileges becomes the process's user with exactly its capabilities:
 // bounding set first (needs CAP_SETPCAP), then groups and ids with
 // PR_SET_KEEPCAPS so the permitted set survives, then the other sets.
-func dropPrivileges(p *configs.Process) error {
+// execNext says this thread execs next or the process exits: see switchUser.
+func dropPrivileges(p *configs.Process, execNext bool) error {
 	caps := p.Capabilities
 	if caps == nil {
 		caps = &configs.Capabilities{}
@@ -27,7 +29,7 @@ func dropPrivileges(p *configs.Process) error {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set keepcaps: %w", err)
 	}
-	if err := switchUser(p); err != nil {
+	if err := switchUser(p, execNext); err != nil {
 		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
@@ -40,8 +42,17 @@ func dropPrivileges(p *configs.Process) error {
 }
 
 // switchUser sets groups, gid and uid. Go's syscall package applies these
-// to every thread of the process, not just this one.
-func switchUser(p *configs.Process) error {
+// to every thread of the process (the C library signals each thread to make
+// the call: under musl, ~1 ms for the three here). When this thread execs
+// next (the waiter, the process of `exec`), or the process exits because that
+// exec failed, only this thread's credentials ever reach anything: the exec
+// ends the other threads, Go's own, which run no container code and were
+// root until now anyway. Then the three calls are made on this thread alone.
+// Where the Go init goes on waiting for start, every thread switches.
+func switchUser(p *configs.Process, thisThreadOnly bool) error {
+	if thisThreadOnly {
+		return switchThreadUser(p)
+	}
 	groups := make([]int, len(p.AdditionalGids))
 	for i, g := range p.AdditionalGids {
 		groups[i] = int(g)
@@ -54,6 +65,27 @@ func switchUser(p *configs.Process) error {
 	}
 	if err := syscall.Setresuid(int(p.UID), int(p.UID), int(p.UID)); err != nil {
 		return fmt.Errorf("set process.user.uid %d: %w", p.UID, err)
+	}
+	return nil
+}
+
+// switchThreadUser makes setgroups, setresgid and setresuid on the calling
+// thread only (the kernel's credentials are per thread; the goroutine is
+// locked to it).
+func switchThreadUser(p *configs.Process) error {
+	groups := append([]uint32{}, p.AdditionalGids...)
+	var list unsafe.Pointer
+	if len(groups) > 0 {
+		list = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(list), 0); e != 0 {
+		return fmt.Errorf("set process.user.additionalGids %v: %w", p.AdditionalGids, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(p.GID), uintptr(p.GID), uintptr(p.GID)); e != 0 {
+		return fmt.Errorf("set process.user.gid %d: %w", p.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(p.UID), uintptr(p.UID), uintptr(p.UID)); e != 0 {
+		return fmt.Errorf("set process.user.uid %d: %w", p.UID, e)
 	}
 	return nil
 }

@@ -109,17 +109,19 @@ func initContainer(sock *os.File) error {
 		}
 	}
 	var proc *execProcess
+	waiter := useWaiter(cfg, &ic) && waiterExecutable(ic.ExeFd)
 	if !cfg.NoProcess {
-		if proc, err = prepareProcess(cfg, ic.PreserveFds); err != nil {
+		if proc, err = prepareProcess(cfg, ic.PreserveFds, waiter); err != nil {
 			return err
 		}
 		if err := sendNotifyFd(sock, proc); err != nil {
 			return err
 		}
 	}
-	if useWaiter(cfg, &ic) {
-		// Returns only if the exec failed: then the Go init waits itself.
-		execWaiter(&ic, proc, int(sock.Fd()))
+	if waiter {
+		// Only this thread has the process's credentials (switchUser): an
+		// init whose exec failed must not go on to wait for start.
+		return fmt.Errorf("exec the waiter: %w", execWaiter(&ic, proc, int(sock.Fd())))
 	}
 	if err := joinMemcg(ic.MemcgFd); err != nil {
 		return err
@@ -163,7 +165,7 @@ func execInit(sock *os.File, ic *initConfig) error {
 	if p.Umask != nil {
 		unix.Umask(int(*p.Umask))
 	}
-	proc, err := prepareProcess(ic.Config, ic.PreserveFds)
+	proc, err := prepareProcess(ic.Config, ic.PreserveFds, true)
 	if err != nil {
 		return err
 	}

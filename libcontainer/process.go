@@ -76,7 +76,7 @@ func pathEnv(env []string) string {
 // prepareProcess sets every process attribute that survives exec and drops
 // the init's privileges to the process's, so the waiting init holds no more
 // than the process will.
-func prepareProcess(cfg *configs.Config, preserveFds int) (*execProcess, error) {
+func prepareProcess(cfg *configs.Config, preserveFds int, execNext bool) (*execProcess, error) {
 	p := cfg.Process
 	// Raising a hard limit needs CAP_SYS_RESOURCE, which the process may not
 	// keep: raise now, set the exact limits at exec.
@@ -117,7 +117,7 @@ func prepareProcess(cfg *configs.Config, preserveFds int) (*execProcess, error) 
 			return nil, err
 		}
 	}
-	if err := dropPrivileges(p); err != nil {
+	if err := dropPrivileges(p, execNext); err != nil {
 		return nil, err
 	}
 	if p.NoNewPrivileges {

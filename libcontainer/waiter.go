@@ -19,11 +19,13 @@ import (
 // waits itself, as before (useWaiter).
 
 // waiterSyscalls are the syscalls the waiter makes under the container's
-// seccomp filter: the exec into it, static glibc's start-up, its own work.
+// seccomp filter: the exec into it, a static C library's start-up (glibc's;
+// musl's is a subset, plus rt_sigprocmask at its first sigaction), its own
+// work (prctl: not dumpable).
 var waiterSyscalls = []string{
 	"execveat", "brk", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64",
-	"mprotect", "readlink", "getrandom", "write", "close", "rt_sigaction", "accept4", "read",
-	"execve", "exit_group",
+	"mprotect", "readlink", "getrandom", "prctl", "write", "close", "rt_sigaction", "rt_sigprocmask",
+	"accept4", "read", "execve", "exit_group",
 }
 
 // useWaiter tells whether the init may hand over to the waiter: ocirun is a
@@ -81,8 +83,16 @@ func seccompAllowsAll(s *configs.Seccomp, names []string) bool {
 	return true
 }
 
+// waiterExecutable: the sealed binary can be executed by any user (the
+// process's credentials are in place when the init execs it), so the exec
+// cannot fail for want of permission (an ocirun installed 0700, 0750).
+func waiterExecutable(fd int) bool {
+	var st unix.Stat_t
+	return fd > 2 && unix.Fstat(fd, &st) == nil && st.Mode&0o001 != 0
+}
+
 // execWaiter re-executes the sealed binary as the waiter. It returns only
-// when the exec failed; the Go init then waits itself.
+// when the exec failed.
 func execWaiter(ic *initConfig, proc *execProcess, sockFd int) error {
 	memcg := -1
 	if ic.MemcgFd > 2 {

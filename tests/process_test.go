@@ -200,6 +200,51 @@ func TestStartExecErrorsInGoWords(t *testing.T) {
 	r.assertEmptyRoot()
 }
 
+// A created container's init has the process's ids and groups in every
+// thread: the C waiter has one thread; a Go init that waits itself (here an
+// address-space rlimit keeps the waiter out) switched all of its threads, so
+// none of them is left as root while the container waits for start.
+func TestWaitingInitCredentialsInEveryThread(t *testing.T) {
+	r := newRT(t)
+	for _, tc := range []struct {
+		name   string
+		mutate func(*specs.Spec)
+		waiter bool
+	}{
+		{"waiter", func(*specs.Spec) {}, true},
+		{"go init", func(s *specs.Spec) {
+			s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_AS", Hard: 1 << 40, Soft: 1 << 40})
+		}, false},
+	} {
+		b := bundle(t, []string{"true"}, func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{5, 65534}}
+			tc.mutate(s)
+		})
+		r.ok("create", "--bundle", b, "cred")
+		pid := int(r.state("cred")["pid"].(float64))
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.waiter != (len(tasks) == 1) {
+			t.Errorf("%s: %d threads in the waiting init", tc.name, len(tasks))
+		}
+		for _, task := range tasks {
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"Uid:\t1000\t1000\t1000\t1000\n", "Gid:\t1001\t1001\t1001\t1001\n", "Groups:\t5 65534 \n"} {
+				if !strings.Contains(string(status), want) {
+					t.Errorf("%s: thread %s lacks %q:\n%s", tc.name, task.Name(), want, status)
+				}
+			}
+		}
+		r.ok("delete", "--force", "cred")
+	}
+	r.assertEmptyRoot()
+}
+
 func TestNoHostFdLeaks(t *testing.T) {
 	// An fd the caller leaked to ocirun without close-on-exec must not reach the container.
 	r := newRT(t)
