@@ -38,7 +38,7 @@ deps:
 # nothing. Without musl-gcc the build falls back to glibc, slower, same code.
 MUSL := .cache/musl
 build:
-	@if command -v musl-gcc >/dev/null 2>&1; then \
+	@mkdir -p .cache; if command -v musl-gcc >/dev/null 2>&1; then \
 		$(MAKE) -s $(MUSL)/lib/libseccomp.a && \
 		echo CC=musl-gcc CGO_CFLAGS=-I$(CURDIR)/$(MUSL)/include CGO_LDFLAGS=-L$(CURDIR)/$(MUSL)/lib > .cache/cc.env; \
 	else \
