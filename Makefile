@@ -31,23 +31,9 @@ goexperiment:
 deps:
 	@./scripts/install-deps.sh
 
-# Linked with musl when musl-gcc is there (scripts/install-deps.sh installs
-# it): glibc's static start-up probes the CPU with dozens of cpuid
-# instructions, each a trap to the hypervisor in a VM, ~0.35 ms of every
-# ocirun process here (the command, the init, the waiter), where musl probes
-# nothing. Without musl-gcc the build falls back to glibc, slower, same code.
-MUSL := .cache/musl
+# Static, linked with musl when musl-gcc is there (scripts/build.sh says why).
 build:
-	@mkdir -p .cache; if command -v musl-gcc >/dev/null 2>&1; then \
-		$(MAKE) -s $(MUSL)/lib/libseccomp.a && \
-		echo CC=musl-gcc CGO_CFLAGS=-I$(CURDIR)/$(MUSL)/include CGO_LDFLAGS=-L$(CURDIR)/$(MUSL)/lib > .cache/cc.env; \
-	else \
-		echo "build: no musl-gcc (apt-get install musl-tools), linking with glibc" >&2; : > .cache/cc.env; \
-	fi
-	env $$(cat .cache/cc.env) GOEXPERIMENT=$(GOEXPERIMENT) $(GO) build -trimpath -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS) $(STATIC)" -o ocirun .
-
-$(MUSL)/lib/libseccomp.a: scripts/musl-sysroot.sh
-	./scripts/musl-sysroot.sh $(MUSL)
+	./scripts/build.sh "$(GOEXPERIMENT)" "$(BUILDTAGS)" "$(LDFLAGS) $(STATIC)"
 
 rootfs:
 	@./bundles/mkrootfs.sh bundles/rootfs

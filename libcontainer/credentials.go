@@ -18,7 +18,10 @@ import (
 // bounding set first (needs CAP_SETPCAP), then groups and ids with
 // PR_SET_KEEPCAPS so the permitted set survives, then the other sets.
 // execNext says this thread execs next or the process exits: see switchUser.
-func dropPrivileges(p *configs.Process, execNext bool) error {
+// asUser, if set, runs once the ids are switched, with the capabilities
+// kept across the switch in effect (loading a seccomp filter without
+// no_new_privs needs CAP_SYS_ADMIN), before the process's own sets apply.
+func dropPrivileges(p *configs.Process, execNext bool, asUser func() error) error {
 	caps := p.Capabilities
 	if caps == nil {
 		caps = &configs.Capabilities{}
@@ -31,6 +34,14 @@ func dropPrivileges(p *configs.Process, execNext bool) error {
 	}
 	if err := switchUser(p, execNext); err != nil {
 		return err
+	}
+	if asUser != nil {
+		if err := capabilities.RaiseEffective(); err != nil {
+			return err
+		}
+		if err := asUser(); err != nil {
+			return err
+		}
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear keepcaps: %w", err)

@@ -109,7 +109,7 @@ func initContainer(sock *os.File) error {
 		}
 	}
 	var proc *execProcess
-	waiter := useWaiter(cfg, &ic) && waiterExecutable(ic.ExeFd)
+	waiter := useWaiter(cfg, &ic) && waiterExecutable(ic.ExeFd, cfg.Process)
 	if !cfg.NoProcess {
 		if proc, err = prepareProcess(cfg, ic.PreserveFds, waiter); err != nil {
 			return err

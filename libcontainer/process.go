@@ -111,13 +111,15 @@ func prepareProcess(cfg *configs.Config, preserveFds int, execNext bool) (*execP
 	}
 	proc := &execProcess{args: p.Args, env: env, rlimits: p.Rlimits, notifyFd: -1}
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-	// while we still have it. With it, load it as late as we can.
+	// once the ids are switched (the switch then never runs under the
+	// filter: musl's signals every thread with tkill and rt_sigaction), with
+	// the capabilities kept across it, before the process's own apply. With
+	// no_new_privs, load it as late as we can.
+	var loadAsUser func() error
 	if !p.NoNewPrivileges {
-		if err := proc.loadSeccomp(cfg.Seccomp); err != nil {
-			return nil, err
-		}
+		loadAsUser = func() error { return proc.loadSeccomp(cfg.Seccomp) }
 	}
-	if err := dropPrivileges(p, execNext); err != nil {
+	if err := dropPrivileges(p, execNext, loadAsUser); err != nil {
 		return nil, err
 	}
 	if p.NoNewPrivileges {

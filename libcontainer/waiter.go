@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"fmt"
+	"slices"
 	"syscall"
 	"unsafe"
 
@@ -83,12 +84,23 @@ func seccompAllowsAll(s *configs.Seccomp, names []string) bool {
 	return true
 }
 
-// waiterExecutable: the sealed binary can be executed by any user (the
-// process's credentials are in place when the init execs it), so the exec
-// cannot fail for want of permission (an ocirun installed 0700, 0750).
-func waiterExecutable(fd int) bool {
+// waiterExecutable: the process's user may execute the sealed binary (its
+// credentials are in place when the init execs it), by the permission class
+// the kernel picks: owner, else group (its gid or an additional one), else
+// others. So the exec does not fail for want of permission (an ocirun
+// installed 0700 or 0750); capabilities are not counted on.
+func waiterExecutable(fd int, p *configs.Process) bool {
 	var st unix.Stat_t
-	return fd > 2 && unix.Fstat(fd, &st) == nil && st.Mode&0o001 != 0
+	if fd <= 2 || p == nil || unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	switch {
+	case st.Uid == p.UID:
+		return st.Mode&0o100 != 0
+	case st.Gid == p.GID || slices.Contains(p.AdditionalGids, st.Gid):
+		return st.Mode&0o010 != 0
+	}
+	return st.Mode&0o001 != 0
 }
 
 // execWaiter re-executes the sealed binary as the waiter. It returns only

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 			// binary inside the container, which has no dynamic loader).
 			build := exec.Command("go", "build", "-tags", "netgo osusergo urfave_cli_no_docs",
 				"-ldflags", "-linkmode external -extldflags -static", "-o", bin, "..")
-			exp, err := exec.Command("make", "-s", "-C", "..", "goexperiment").Output()
+			exp, err := exec.Command("make", "-s", "--no-print-directory", "-C", "..", "goexperiment").Output()
 			if err != nil {
 				fmt.Println("tests: make goexperiment:", err)
 				return 1

@@ -3,6 +3,8 @@ package tests
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -243,6 +245,60 @@ func TestWaitingInitCredentialsInEveryThread(t *testing.T) {
 		r.ok("delete", "--force", "cred")
 	}
 	r.assertEmptyRoot()
+}
+
+// The process's user may not be allowed to run ocirun itself: an ocirun
+// installed 0705, a process of uid 1000 and gid 0 (whose class is the
+// group's, without x). The init then waits for start itself instead of
+// handing over to the waiter (which that user could not exec).
+func TestWaiterNotExecutableByTheUser(t *testing.T) {
+	r := newRT(t)
+	bin := filepath.Join(t.TempDir(), "ocirun")
+	data, err := os.ReadFile(testEnv.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o705); err != nil {
+		t.Fatal(err)
+	}
+	b := bundle(t, []string{"true"}, func(s *specs.Spec) { s.Process.User = specs.User{UID: 1000, GID: 0} })
+	for _, args := range [][]string{{"create", "--bundle", b, "grp"}, {"start", "grp"}} {
+		// A file, not a pipe: the created container keeps its stdio open.
+		out, err := os.CreateTemp(t.TempDir(), "out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, append([]string{"--root", r.root}, args...)...)
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Run(); err != nil {
+			text, _ := os.ReadFile(out.Name())
+			t.Fatalf("%s with ocirun 0705 and a process of gid 0: %v: %s", args[0], err, text)
+		}
+		out.Close()
+	}
+	r.waitStatus("grp", "stopped")
+	r.ok("delete", "grp")
+}
+
+// A seccomp filter loaded without no_new_privs is loaded after the switch to
+// the process's user: the switch (which under musl signals every thread
+// with tkill) never runs under it. Both kinds of waiting init.
+func TestSeccompWithoutNoNewPrivsAfterUserSwitch(t *testing.T) {
+	r := newRT(t)
+	for _, goInit := range []bool{false, true} {
+		out := r.sh("id -u; id -G", func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5}}
+			s.Process.NoNewPrivileges = false
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"tkill"}, Action: specs.ActErrno}}}
+			if goInit {
+				s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_AS", Hard: 1 << 40, Soft: 1 << 40})
+			}
+		})
+		if out != "1000\n1000 5" {
+			t.Errorf("go init %v: %q", goInit, out)
+		}
+	}
 }
 
 func TestNoHostFdLeaks(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/moby/sys/capability"
+	"golang.org/x/sys/unix"
 )
 
 // Sets are capability numbers per set.
@@ -85,6 +86,22 @@ func Apply(s Sets) error {
 	}
 	if err := c.Apply(capability.AMBS); err != nil {
 		return fmt.Errorf("set ambient capabilities: %w", err)
+	}
+	return nil
+}
+
+// RaiseEffective makes this thread's effective set its permitted set: a
+// switch from uid 0 to another clears the effective set even when
+// PR_SET_KEEPCAPS kept the permitted one.
+func RaiseEffective() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	data[0].Effective, data[1].Effective = data[0].Permitted, data[1].Permitted
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("raise the kept capabilities: %w", err)
 	}
 	return nil
 }

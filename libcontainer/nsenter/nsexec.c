@@ -89,10 +89,11 @@ static void send_msg(uint32_t type, const void *data, uint32_t len)
 }
 
 // bail reports a failure (with errno's text) to the parent and exits.
+const char *ocirun_errtext(int err, char *buf, size_t len); // waiter.c
 static void bail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void bail(const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], e[128];
 	int saved = errno, n;
 	va_list ap;
 
@@ -102,7 +103,7 @@ static void bail(const char *fmt, ...)
 	if (n < 0)
 		n = 0;
 	if (saved && (size_t)n < sizeof(msg))
-		n += snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
+		n += snprintf(msg + n, sizeof(msg) - n, ": %s", ocirun_errtext(saved, e, sizeof(e)));
 	if ((size_t)n >= sizeof(msg))
 		n = sizeof(msg) - 1;
 	send_msg(MSG_ERROR, msg, n);

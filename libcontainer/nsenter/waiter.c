@@ -44,14 +44,18 @@ static void on_signal(int sig)
 	_exit(128 + sig);
 }
 
-// What execve can fail with, in Go's words (syscall.Errno), whichever C
-// library ocirun is linked with: musl's strerror words some differently.
+// errno values in Go's words (syscall.Errno), whichever C library ocirun
+// is linked with: musl's strerror words some differently (ELOOP, EBUSY).
 static const struct {
 	int err;
 	const char *text;
-} exec_errors[] = {
+} go_errors[] = {
 	{ E2BIG, "argument list too long" },
 	{ EACCES, "permission denied" },
+	{ EAGAIN, "resource temporarily unavailable" },
+	{ EBADF, "bad file descriptor" },
+	{ EBUSY, "device or resource busy" },
+	{ EEXIST, "file exists" },
 	{ EFAULT, "bad address" },
 	{ EINVAL, "invalid argument" },
 	{ EIO, "input/output error" },
@@ -64,22 +68,34 @@ static const struct {
 	{ ENOENT, "no such file or directory" },
 	{ ENOEXEC, "exec format error" },
 	{ ENOMEM, "cannot allocate memory" },
+	{ ENOSPC, "no space left on device" },
+	{ ENOSYS, "function not implemented" },
 	{ ENOTDIR, "not a directory" },
 	{ EPERM, "operation not permitted" },
+	{ ERANGE, "numerical result out of range" },
+	{ ESRCH, "no such process" },
 	{ ETXTBSY, "text file busy" },
+	{ EUSERS, "too many users" },
 };
 
-// errno's text as Go prints it: Go's words, else strerror's with a lower case first letter.
+// ocirun_errtext is errno's text as Go prints it: Go's words, else
+// strerror's with a lower case first letter. Used by nsexec.c too.
+const char *ocirun_errtext(int err, char *buf, size_t len)
+{
+	for (size_t i = 0; i < sizeof(go_errors) / sizeof(go_errors[0]); i++)
+		if (go_errors[i].err == err)
+			return go_errors[i].text;
+	snprintf(buf, len, "%s", strerror(err));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] += 'a' - 'A';
+	return buf;
+}
+
 static void errtext(char *buf, size_t len, const char *path, int err)
 {
 	char e[128];
-	snprintf(e, sizeof(e), "%s", strerror(err));
-	if (e[0] >= 'A' && e[0] <= 'Z' && !(e[1] >= 'A' && e[1] <= 'Z'))
-		e[0] += 'a' - 'A';
-	for (size_t i = 0; i < sizeof(exec_errors) / sizeof(exec_errors[0]); i++)
-		if (exec_errors[i].err == err)
-			snprintf(e, sizeof(e), "%s", exec_errors[i].text);
-	snprintf(buf, len, "exec \"%s\": %s", path, e);
+	if (snprintf(buf, len, "exec \"%s\": %s", path, ocirun_errtext(err, e, sizeof(e))) >= (int)len)
+		buf[len - 1] = '\0'; // a path too long for the message is cut, as intended
 }
 
 // wait_execvp runs the process as the Go init's execvp (process.go) does,
@@ -145,7 +161,8 @@ void ocirun_waiter(int argc, char **argv, char **envp)
 
 	if (memcg >= 3) {
 		if (ocirun_write_full(memcg, "0", 1) < 0) {
-			snprintf(msg, sizeof(msg), "join the memory cgroup: %s", strerror(errno));
+			char e[128];
+			snprintf(msg, sizeof(msg), "join the memory cgroup: %s", ocirun_errtext(errno, e, sizeof(e)));
 			wait_send(sock, WAIT_MSG_ERROR, msg);
 			_exit(1);
 		}

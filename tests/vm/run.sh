@@ -82,7 +82,7 @@ if ! [ -f "$initrd" ] || [ "$here/run.sh" -nt "$initrd" ] || [ "$here/init.sh" -
 fi
 
 # 3. What the guest runs, built here.
-(cd "$repo" && GOEXPERIMENT=$(make -s goexperiment) go build -o "$cache/ocirun" . && go test -c -o "$cache/tests.test" ./tests)
+(cd "$repo" && GOEXPERIMENT=$(make -s --no-print-directory goexperiment) go build -o "$cache/ocirun" . && go test -c -o "$cache/tests.test" ./tests)
 "$repo/bundles/mkrootfs.sh" "$repo/bundles/rootfs"
 gcc -static -O2 -o "$cache/probe" "$repo/tests/helpers/probe.c"
 out=$(mktemp -d)
