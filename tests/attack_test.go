@@ -41,14 +41,7 @@ func fileHash(t *testing.T, path string) [32]byte {
 // fails and the host binary is unchanged.
 func TestCVE20195736(t *testing.T) {
 	// Attack a copy of the binary, so a regression cannot break the other tests.
-	victim := filepath.Join(t.TempDir(), "ocirun")
-	data, err := os.ReadFile(testEnv.bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(victim, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	victim := copyBinary(t, 0o755)
 	before := fileHash(t, victim)
 	r := newRT(t)
 	runV := func(args ...string) result {

@@ -261,3 +261,18 @@ func readSpec(t *testing.T, dir string) *specs.Spec {
 	}
 	return &s
 }
+
+// copyBinary copies the ocirun under test into a directory of the test's own,
+// with the given mode, for tests that attack the binary or change its mode.
+func copyBinary(t *testing.T, mode os.FileMode) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ocirun")
+	data, err := os.ReadFile(testEnv.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, mode); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -253,14 +252,7 @@ func TestWaitingInitCredentialsInEveryThread(t *testing.T) {
 // handing over to the waiter (which that user could not exec).
 func TestWaiterNotExecutableByTheUser(t *testing.T) {
 	r := newRT(t)
-	bin := filepath.Join(t.TempDir(), "ocirun")
-	data, err := os.ReadFile(testEnv.bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o705); err != nil {
-		t.Fatal(err)
-	}
+	bin := copyBinary(t, 0o705)
 	b := bundle(t, []string{"true"}, func(s *specs.Spec) { s.Process.User = specs.User{UID: 1000, GID: 0} })
 	for _, args := range [][]string{{"create", "--bundle", b, "grp"}, {"start", "grp"}} {
 		// A file, not a pipe: the created container keeps its stdio open.
