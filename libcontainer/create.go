@@ -278,7 +278,8 @@ func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve 
 		// The init is the only Go program that must start fast and alone: keep
 		// the runtime from reading cgroup files for GOMAXPROCS, and from
 		// starting threads for a second P (its work is one goroutine; each
-		// thread also costs a signal round in glibc's setuid/setgroups).
+		// thread also costs a signal round in the C library's setuid and
+		// setgroups where the Go init switches every thread).
 		Env: []string{"", "GODEBUG=containermaxprocs=0,updatemaxprocs=0", "GOMAXPROCS=1"},
 	}
 	for _, f := range []*os.File{stdin, stdout, stderr} {
