@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -134,6 +135,26 @@ func TestSeccompReachesExec(t *testing.T) {
 		t.Fatalf("exec: %q", out)
 	}
 	r.ok("delete", "--force", "sx")
+}
+
+// The C waiter calls prctl (not dumpable) under the container's filter: a
+// filter that denies prctl keeps the init from handing over to it (the Go
+// init waits instead), so create and start still work.
+func TestSeccompDenyingWaiterSyscall(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"sh", "-c", "echo ran"}, withProbe(allowAllBut(specs.LinuxSyscall{Names: []string{"prctl"}, Action: specs.ActErrno})))
+	r.ok("create", "--bundle", b, "wp")
+	pid := int(r.state("wp")["pid"].(float64))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) == 1 {
+		t.Errorf("the waiting init has one thread: the C waiter, under a filter that denies its prctl")
+	}
+	r.ok("start", "wp")
+	r.waitStatus("wp", "stopped")
+	r.ok("delete", "wp")
 }
 
 func TestSeccompBadProfile(t *testing.T) {
