@@ -689,12 +689,7 @@ func TestRestoreForeground(t *testing.T) {
 		}
 	}
 	os.WriteFile(filepath.Join(data, "stop"), nil, 0o644)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
+	if !waitOrKill(cmd, 20*time.Second) {
 		t.Fatal("foreground restore did not return after the container exited")
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 7 {

@@ -118,18 +118,27 @@ func (r *rt) run(args ...string) result {
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start ocirun %v: %v", args, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-done
+	if !waitOrKill(cmd, 30*time.Second) {
 		r.t.Fatalf("ocirun %v: timed out", args)
 	}
 	out, _ := os.ReadFile(outF.Name())
 	errb, _ := os.ReadFile(errF.Name())
 	return result{string(out), string(errb), cmd.ProcessState.ExitCode()}
+}
+
+// waitOrKill waits for a started command; past the timeout it kills it,
+// reaps it and reports false.
+func waitOrKill(cmd *exec.Cmd, timeout time.Duration) bool {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		cmd.Process.Kill()
+		<-done
+		return false
+	}
 }
 
 func tempFile(t *testing.T) *os.File {
