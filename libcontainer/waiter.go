@@ -33,9 +33,10 @@ var waiterSyscalls = []string{
 // static binary (a dynamic one would run the container's ld.so), there is a
 // process, no startContainer hook (they run from the Go init), no AppArmor
 // profile (it applies at the next exec: that would be the waiter's), only
-// rlimits that the Go init could live with should the exec into the waiter
-// fail (they are set before it), and a seccomp filter, if any, that allows
-// every syscall the waiter makes.
+// rlimits that cannot bind the Go init (they are set before the exec into the
+// waiter, and Go still allocates and may report that exec's error under
+// them), and a seccomp filter, if any, that allows every syscall the waiter
+// makes.
 func useWaiter(cfg *configs.Config, ic *initConfig) bool {
 	return ic.ExeFd > 2 && nsenter.Static() && !cfg.NoProcess && len(cfg.Hooks.StartContainer) == 0 &&
 		cfg.Process.ApparmorProfile == "" && rlimitsHarmlessToGo(cfg.Process.Rlimits) &&
@@ -135,7 +136,7 @@ func execWaiter(ic *initConfig, proc *execProcess, sockFd int) error {
 		}
 	}
 	// The process's rlimits, set at exec by the Go init, are set now (useWaiter
-	// checked the Go init could go on under them if this exec failed).
+	// checked they cannot bind the Go runtime in the few steps left).
 	if err := setRlimits(proc.rlimits); err != nil {
 		return err
 	}
