@@ -46,7 +46,9 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
-# Every test: unit tests and real containers on this host (as root), the
+# Every test: unit tests and real containers on this host (as root), twice
+# (as ocirun builds them, then with the Go init for every container:
+# OCIRUN_GO_INIT=1, see libcontainer/parent_build.go), the
 # cgroup v2 tests inside a small VM (tests/vm/run.sh), and containerd's
 # runc shim driving ocirun (tests/containerd/run.sh), and the runtime-tools
 # validation suite failing on regressions (tests/validation/run.sh).
@@ -54,6 +56,7 @@ lint:
 # unpacks (the host's criu 3.17 does not work on this kernel).
 test: deps build rootfs lint
 	OCIRUN_BINARY=$(CURDIR)/ocirun OCIRUN_CRIU=$$(./tests/criu/setup.sh) $(GO) test -count=1 -timeout 20m ./...
+	OCIRUN_GO_INIT=1 OCIRUN_BINARY=$(CURDIR)/ocirun OCIRUN_CRIU=$$(./tests/criu/setup.sh) $(GO) test -count=1 -timeout 20m ./tests/
 	./tests/vm/run.sh
 	timeout 600 ./tests/containerd/run.sh
 	./tests/validation/run.sh

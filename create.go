@@ -85,6 +85,9 @@ func createContainer(c *cli.Context, detach bool, tty *os.File, beforeInit func(
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		PreserveFds: c.Int("preserve-fds"), ConsoleSocket: consoleSock,
 		NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"),
+		// The Go init for every container (docs/DESIGN.md): the tests run
+		// their containers both ways with it.
+		GoInit: os.Getenv("OCIRUN_GO_INIT") == "1",
 	})
 	if err != nil {
 		return nil, err

@@ -18,18 +18,26 @@ import (
 // holding each hierarchy. With a cgroup namespace each hierarchy is mounted
 // afresh (the kernel shows the namespace's root); without one, the
 // container's own cgroup directory is bind-mounted, never the whole tree.
-func mountCgroup(root *os.File, m *configs.Mount, dest string, target *os.File, userns bool) error {
-	hosts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
-		return !(i.FSType == "cgroup" || i.FSType == "cgroup2") || !strings.HasPrefix(i.Mountpoint, "/sys/fs/cgroup"), false
-	})
+// proc names the container's process under /proc: "self" in the Go init, pid
+// 1's pid for the parent's builder thread (whose namespaces are the thread's,
+// so its mounts are read from /proc/thread-self).
+func mountCgroup(root *os.File, m *configs.Mount, dest string, target *os.File, userns bool, proc string) error {
+	mi, err := os.Open("/proc/thread-self/mountinfo")
 	if err != nil {
 		return fmt.Errorf("read mountinfo: %w", err)
 	}
-	own, err := ownCgroups()
+	hosts, err := mountinfo.GetMountsFromReader(mi, func(i *mountinfo.Info) (skip, stop bool) {
+		return !(i.FSType == "cgroup" || i.FSType == "cgroup2") || !strings.HasPrefix(i.Mountpoint, "/sys/fs/cgroup"), false
+	})
+	mi.Close()
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	own, err := ownCgroups(proc)
 	if err != nil {
 		return err
 	}
-	cgroupns := hasCgroupNS(own)
+	cgroupns := hasCgroupNS(own, proc)
 	flags := m.Flags &^ (unix.MS_REC | unix.MS_BIND)
 	for _, h := range hosts {
 		if h.Mountpoint == "/sys/fs/cgroup" && h.FSType == "cgroup2" {
@@ -118,9 +126,9 @@ func v1Controllers(opts string) (key, data string) {
 	return s, s
 }
 
-// ownCgroups reads /proc/self/cgroup: hierarchy controller list → path.
-func ownCgroups() (map[string]string, error) {
-	f, err := os.Open("/proc/self/cgroup")
+// ownCgroups reads /proc/<proc>/cgroup: hierarchy controller list → path.
+func ownCgroups(proc string) (map[string]string, error) {
+	f, err := os.Open("/proc/" + proc + "/cgroup")
 	if err != nil {
 		return nil, err
 	}
@@ -136,10 +144,10 @@ func ownCgroups() (map[string]string, error) {
 	return own, sc.Err()
 }
 
-// hasCgroupNS reports whether we are in a cgroup namespace of our own:
-// then every path in /proc/self/cgroup is "/".
-func hasCgroupNS(own map[string]string) bool {
-	self, err1 := os.Readlink("/proc/self/ns/cgroup")
+// hasCgroupNS reports whether proc is in a cgroup namespace of its own:
+// then every path in its /proc/<proc>/cgroup is "/".
+func hasCgroupNS(own map[string]string, proc string) bool {
+	self, err1 := os.Readlink("/proc/" + proc + "/ns/cgroup")
 	host, err2 := os.Readlink("/proc/1/ns/cgroup")
 	if err1 == nil && err2 == nil {
 		return self != host

@@ -34,6 +34,7 @@ type CreateOpts struct {
 	ConsoleSocket         *os.File // a connected unix socket that receives the pty master
 	NoPivot               bool
 	NoNewKeyring          bool
+	GoInit                bool // always a Go init, never the parent's build (parent_build.go)
 }
 
 // Messages between the parent and the Go init, after the constructor's.
@@ -101,7 +102,11 @@ func Create(opts CreateOpts) (*Container, error) {
 		c.abortCreate()
 		return nil, err
 	}
-	if err := c.createInit(&opts, cg); err != nil {
+	create := c.createInit
+	if parentBuilds(opts.Config, &opts) {
+		create = c.createBuiltByParent
+	}
+	if err := create(&opts, cg); err != nil {
 		c.abortCreate()
 		return nil, err
 	}
@@ -144,47 +149,78 @@ func (c *Container) abortCreate() {
 	c.Close()
 }
 
+// initFiles are what an init starts with besides stdio: the socketpair
+// (our end, its end), the exec socket's listener, the memory cgroup's tasks
+// file when it joins that late, the cgroup2 directory it is cloned into, and
+// the v1 tasks files it joins itself at once.
+type initFiles struct {
+	parent, child, listener, memcg, cgroupDir *os.File
+	tasks                                     []string
+}
+
+func (c *Container) openInitFiles(cfg *configs.Config, cg *cgroups.Manager) (*initFiles, error) {
+	f := &initFiles{}
+	var err error
+	if f.parent, f.child, err = socketPair(); err != nil {
+		return nil, err
+	}
+	if f.listener, err = listenExecSocket(c.lock, c.dir); err == nil {
+		f.memcg, f.tasks, err = openLateMemcg(cg, cfg, cg.V1Tasks())
+	}
+	if err != nil {
+		f.close()
+		return nil, err
+	}
+	// The init is cloned straight into its cgroup2 cgroup (clone3
+	// CLONE_INTO_CGROUP); it joins the v1 hierarchies itself.
+	f.cgroupDir, _ = cg.OpenV2Dir()
+	return f, nil
+}
+
+// passed lists the files the init gets after stdio, in this order: its
+// socket, the listener, the extra ones (nil skipped), the memory cgroup's.
+func (f *initFiles) passed(extra ...*os.File) []*os.File {
+	out := []*os.File{f.child, f.listener}
+	for _, e := range append(extra, f.memcg) {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// started closes what only the init needs, once it has its copies.
+func (f *initFiles) started() {
+	f.child.Close()
+	f.listener.Close()
+	f.child, f.listener = nil, nil
+}
+
+func (f *initFiles) close() {
+	for _, file := range []*os.File{f.parent, f.child, f.listener, f.memcg, f.cgroupDir} {
+		if file != nil {
+			file.Close()
+		}
+	}
+}
+
 // createInit starts the init, answers its requests in order and saves the state.
 func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 	cfg := opts.Config
-	parentSock, childSock, err := socketPair()
-	if err != nil {
-		return err
-	}
-	defer parentSock.Close()
-	listener, err := listenExecSocket(c.lock, c.dir)
-	if err != nil {
-		childSock.Close()
-		return err
-	}
 	bs, err := bootstrapFor(cfg)
-	var memcg *os.File
-	if err == nil {
-		bs.CgroupTasks = cg.V1Tasks()
-		memcg, err = openLateMemcg(cg, cfg, bs)
-	}
 	if err != nil {
-		childSock.Close()
-		listener.Close()
 		return err
 	}
-	files := []*os.File{childSock, listener}
-	if opts.ConsoleSocket != nil {
-		files = append(files, opts.ConsoleSocket)
+	f, err := c.openInitFiles(cfg, cg)
+	if err != nil {
+		return err
 	}
-	if memcg != nil {
-		defer memcg.Close()
-		files = append(files, memcg)
-	}
-	// The init is cloned straight into its cgroup2 cgroup (clone3
-	// CLONE_INTO_CGROUP); its first stage joins the v1 hierarchies itself.
-	cgroupDir, _ := cg.OpenV2Dir()
-	if cgroupDir != nil {
-		defer cgroupDir.Close()
-	}
-	stage1, fds, err := startInit(opts.Root, cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
-	childSock.Close()
-	listener.Close()
+	defer f.close()
+	bs.CgroupTasks = f.tasks
+	parentSock := f.parent
+	stage1, fds, err := startInit(opts.Root, f.cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds,
+		goInit(), f.passed(opts.ConsoleSocket)...)
+	f.started()
 	if err != nil {
 		return err
 	}
@@ -194,7 +230,7 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 		ic.ConsoleFd = fds[2]
 	}
 	ic.ExeFd = fds[len(fds)-1]
-	if memcg != nil {
+	if f.memcg != nil {
 		ic.MemcgFd = fds[len(fds)-2]
 	}
 	pid, err := bootstrap(stage1, parentSock, bs, func(stage1 int) error {
@@ -203,12 +239,9 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 	if err != nil {
 		return err
 	}
-	st, err := readProcStat(pid)
-	if err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		return fmt.Errorf("read init's start time: %w", err)
+	if err := c.recordInit(pid); err != nil {
+		return err
 	}
-	c.state.InitPid, c.state.InitStartTime = pid, st.StartTime
 	if err := saveState(c.dir, c.state); err != nil {
 		return err
 	}
@@ -233,23 +266,24 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 // mounts cgroupfs (the mount shows the init's own cgroup at that time), and
 // when it has createContainer hooks: they run in the container during set-up,
 // and what they leave running must be under the container's memory limit.
-func openLateMemcg(cg *cgroups.Manager, cfg *configs.Config, bs *nsenter.Bootstrap) (*os.File, error) {
+// It returns the tasks files the init joins at once: all without the memory
+// cgroup's when that is joined late.
+func openLateMemcg(cg *cgroups.Manager, cfg *configs.Config, all []string) (*os.File, []string, error) {
 	tasks := cg.V1MemoryTasks()
 	if tasks == "" || cfg.Has("cgroup") || mountsCgroupfs(cfg) || len(cfg.Hooks.CreateContainer) > 0 {
-		return nil, nil
+		return nil, all, nil
 	}
 	f, err := os.OpenFile(tasks, os.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open memory cgroup: %w", err)
+		return nil, nil, fmt.Errorf("open memory cgroup: %w", err)
 	}
-	early := bs.CgroupTasks[:0]
-	for _, t := range bs.CgroupTasks {
+	var early []string
+	for _, t := range all {
 		if t != tasks {
 			early = append(early, t)
 		}
 	}
-	bs.CgroupTasks = early
-	return f, nil
+	return f, early, nil
 }
 
 func mountsCgroupfs(cfg *configs.Config) bool {
@@ -261,27 +295,47 @@ func mountsCgroupfs(cfg *configs.Config) bool {
 	return false
 }
 
-// startInit starts `ocirun init` with stdio, the caller's fds 3..3+preserve-1
-// at the same numbers, and files after them; it returns the first stage's
-// pid and where files landed, and last where the sealed binary did.
+// initKind says which init startInit starts and how.
+type initKind struct {
+	argv []string
+	// env is the init's environment, given where its files landed.
+	env func(fds []int) []string
+	// sys adds to the clone: namespaces, a new session (the Go init makes its own).
+	sys syscall.SysProcAttr
+	dir string // the init's cwd; "" keeps ours
+}
+
+// goInit is `ocirun init`: the C constructor, then the Go init.
+func goInit() initKind {
+	return initKind{
+		argv: []string{"ocirun", "init"},
+		env: func(fds []int) []string {
+			// The init is the only Go program that must start fast and alone: keep
+			// the runtime from reading cgroup files for GOMAXPROCS, and from
+			// starting threads for a second P (its work is one goroutine; each
+			// thread also costs a signal round in the C library's setuid and
+			// setgroups where the Go init switches every thread).
+			return []string{nsenter.EnvInitPipe + "=" + strconv.Itoa(fds[0]),
+				"GODEBUG=containermaxprocs=0,updatemaxprocs=0", "GOMAXPROCS=1"}
+		},
+	}
+}
+
+// startInit starts an init with stdio, the caller's fds 3..3+preserve-1
+// at the same numbers, and files after them; it returns the child's pid and
+// where files landed, and last where the sealed binary did.
 // The init runs from a sealed handle on our binary (see exeseal.go). It is
 // started with syscall.ForkExec, not os/exec: os.StartProcess forks a probe
 // child to test pidfd support first, a fork we do not need (no pidfd kept).
-func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve int, files ...*os.File) (int, []int, error) {
+func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve int, kind initKind, files ...*os.File) (int, []int, error) {
 	exe, err := sealedExe(root)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer exe.Close()
 	files = append(files, exe)
-	attr := &syscall.ProcAttr{
-		// The init is the only Go program that must start fast and alone: keep
-		// the runtime from reading cgroup files for GOMAXPROCS, and from
-		// starting threads for a second P (its work is one goroutine; each
-		// thread also costs a signal round in the C library's setuid and
-		// setgroups where the Go init switches every thread).
-		Env: []string{"", "GODEBUG=containermaxprocs=0,updatemaxprocs=0", "GOMAXPROCS=1"},
-	}
+	sys := kind.sys
+	attr := &syscall.ProcAttr{Sys: &sys, Dir: kind.dir}
 	for _, f := range []*os.File{stdin, stdout, stderr} {
 		if f == nil {
 			// As os/exec does for a nil stdio: the null device, not a closed fd.
@@ -302,9 +356,9 @@ func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve 
 		fds[i] = len(attr.Files)
 		attr.Files = append(attr.Files, f.Fd())
 	}
-	attr.Env[0] = nsenter.EnvInitPipe + "=" + strconv.Itoa(fds[0])
+	attr.Env = kind.env(fds)
 	if cgroupDir != nil {
-		attr.Sys = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cgroupDir.Fd())}
+		sys.UseCgroupFD, sys.CgroupFD = true, int(cgroupDir.Fd())
 	}
 	// Whatever our caller left open without close-on-exec (a shell's
 	// `exec 7</`, a leaky supervisor) must not reach the init: only the
@@ -313,7 +367,7 @@ func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve 
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return 0, nil, fmt.Errorf("start init: mark inherited fds close-on-exec: %w", err)
 	}
-	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", fds[len(fds)-1]), []string{"ocirun", "init"}, attr)
+	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", fds[len(fds)-1]), kind.argv, attr)
 	// The files' fds were only borrowed (Fd): keep the Files alive until the child has them.
 	runtime.KeepAlive(files)
 	runtime.KeepAlive(stdin)
@@ -419,6 +473,18 @@ func writeIDMap(pid int, file string, maps []configs.IDMap) error {
 	if err := os.WriteFile(path, []byte(b.String()), 0); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	return nil
+}
+
+// recordInit puts the init's pid and start time in the state (killed if it
+// cannot be identified: no later command could tell it from a reused pid).
+func (c *Container) recordInit(pid int) error {
+	st, err := readProcStat(pid)
+	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return fmt.Errorf("read init's start time: %w", err)
+	}
+	c.state.InitPid, c.state.InitStartTime = pid, st.StartTime
 	return nil
 }
 

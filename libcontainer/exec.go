@@ -82,7 +82,7 @@ func (c *Container) Exec(opts ExecOpts) (int, error) {
 		defer cgroupDir.Close()
 	}
 	bs.CgroupTasks = tasks
-	stage1, fds, err := startInit(filepath.Dir(c.dir), cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, files...)
+	stage1, fds, err := startInit(filepath.Dir(c.dir), cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, goInit(), files...)
 	childSock.Close()
 	if err != nil {
 		return 0, err

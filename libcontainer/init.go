@@ -73,7 +73,7 @@ func initContainer(sock *os.File) error {
 	}
 	unix.Umask(0) // device nodes and mount targets get exactly the modes asked for
 
-	if err := prepareRootfs(cfg); err != nil {
+	if err := prepareRootfs(cfg, nil); err != nil {
 		return err
 	}
 	if len(cfg.Hooks.Prestart)+len(cfg.Hooks.CreateRuntime) > 0 {
@@ -182,7 +182,7 @@ func sendNotifyFd(sock *os.File, proc *execProcess) error {
 		return nil
 	}
 	defer unix.Close(proc.notifyFd)
-	if err := writeMsgFd(sock, msgSeccompFd, proc.notifyFd); err != nil {
+	if err := writeMsgFd(sock, msgSeccompFd, nil, proc.notifyFd); err != nil {
 		return fmt.Errorf("send seccomp notify fd: %w", err)
 	}
 	return nil

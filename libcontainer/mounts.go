@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -14,10 +15,21 @@ import (
 
 func cleanPath(p string) string { return path.Clean("/" + p) }
 
+// fromParent is set when the parent builds the rootfs from a thread of its
+// own (parent_build.go), which is not the container's process: proc mounts
+// are made by pid 1 (a proc mount shows its maker's pid namespace), and
+// cgroupfs mounts once the thread is in pid 1's cgroup namespace, from
+// pid 1's cgroups.
+type fromParent struct {
+	pid         int
+	mountProc   func(m *configs.Mount, target *os.File) error
+	enterCgroup func() error
+}
+
 // mountInRoot performs one spec mount inside the rootfs. The target is
 // created and resolved inside the root (a symlink in the rootfs never sends a
 // mount outside it) and mounted through its file descriptor.
-func mountInRoot(root *os.File, m *configs.Mount, userns bool) error {
+func mountInRoot(root *os.File, m *configs.Mount, userns bool, fp *fromParent) error {
 	dest := cleanPath(m.Destination)
 	target, err := mountTarget(root, m, dest)
 	if err != nil {
@@ -27,8 +39,14 @@ func mountInRoot(root *os.File, m *configs.Mount, userns bool) error {
 	switch {
 	case m.IsBind():
 		err = bindMount(root, m, dest, target)
+	case (m.Type == "cgroup" || m.Type == "cgroup2") && fp != nil:
+		if err = fp.enterCgroup(); err == nil {
+			err = mountCgroup(root, m, dest, target, userns, strconv.Itoa(fp.pid))
+		}
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		err = mountCgroup(root, m, dest, target, userns)
+		err = mountCgroup(root, m, dest, target, userns, "self")
+	case m.Type == "proc" && fp != nil:
+		err = fp.mountProc(m, target)
 	default:
 		err = unix.Mount(m.Source, procFdPath(target), m.Type, uintptr(m.Flags&^unix.MS_REC), m.Data)
 		if m.Type == "sysfs" && errors.Is(err, unix.EPERM) && userns {

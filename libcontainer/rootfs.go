@@ -20,7 +20,9 @@ import (
 // under a bind of the rootfs that keeps them from propagating anywhere, and
 // nothing outside the rootfs is touched. Delete detaches that bind
 // (releaseSharedRootfs).
-func prepareRootfs(cfg *configs.Config) error {
+//
+// fp is set when the parent builds the rootfs (see fromParent).
+func prepareRootfs(cfg *configs.Config, fp *fromParent) error {
 	ownNS := cfg.Has("mount")
 	if ownNS {
 		// Our mounts must not propagate back to the host.
@@ -44,7 +46,7 @@ func prepareRootfs(cfg *configs.Config) error {
 	defer root.Close()
 	userns := cfg.Has("user")
 	for _, m := range cfg.Mounts {
-		if err := mountInRoot(root, m, userns); err != nil {
+		if err := mountInRoot(root, m, userns, fp); err != nil {
 			return err
 		}
 	}

@@ -46,11 +46,17 @@ func sendToListener(c *configs.Seccomp, fd int, state OCIState, pid int) error {
 	return nil
 }
 
-// writeMsgFd sends a framed message with no payload and one fd attached to its header.
-func writeMsgFd(sock *os.File, t uint32, fd int) error {
-	var hdr [8]byte
-	binary.LittleEndian.PutUint32(hdr[:], t)
-	return unix.Sendmsg(int(sock.Fd()), hdr[:], unix.UnixRights(fd), nil, 0)
+// writeMsgFd sends a framed message with one fd attached to its header.
+func writeMsgFd(sock *os.File, t uint32, payload []byte, fd int) error {
+	msg := make([]byte, 8, 8+len(payload))
+	binary.LittleEndian.PutUint32(msg, t)
+	binary.LittleEndian.PutUint32(msg[4:], uint32(len(payload)))
+	msg = append(msg, payload...)
+	n, err := unix.SendmsgN(int(sock.Fd()), msg, unix.UnixRights(fd), nil, 0)
+	if err == nil && n < len(msg) {
+		_, err = sock.Write(msg[n:])
+	}
+	return err
 }
 
 // readMsgFd reads one framed message with recvmsg, so an fd sent with its

@@ -82,6 +82,11 @@ func TestMain(m *testing.M) {
 type rt struct {
 	t    *testing.T
 	root string
+	// init picks how creates build containers: "go" always with the Go init
+	// (OCIRUN_GO_INIT=1), "parent" from the parent where it can (the
+	// default); "" leaves it to the suite's environment (`make test` runs
+	// the suite both ways).
+	init string
 }
 
 func newRT(t *testing.T) *rt {
@@ -104,7 +109,14 @@ type result struct {
 }
 
 func (r *rt) cmd(args ...string) *exec.Cmd {
-	return exec.Command(testEnv.bin, append([]string{"--root", r.root}, args...)...)
+	cmd := exec.Command(testEnv.bin, append([]string{"--root", r.root}, args...)...)
+	switch r.init {
+	case "go":
+		cmd.Env = append(os.Environ(), "OCIRUN_GO_INIT=1")
+	case "parent":
+		cmd.Env = append(os.Environ(), "OCIRUN_GO_INIT=")
+	}
+	return cmd
 }
 
 // run runs ocirun with a time limit and returns what it printed and its exit code.

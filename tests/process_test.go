@@ -202,21 +202,25 @@ func TestStartExecErrorsInGoWords(t *testing.T) {
 }
 
 // A created container's init has the process's ids and groups in every
-// thread: the C waiter has one thread; a Go init that waits itself (here an
-// address-space rlimit keeps the waiter out) switched all of its threads, so
-// none of them is left as root while the container waits for start.
+// thread: the parent-built pid 1 and the C waiter have one thread; a Go init
+// that waits itself (here an address-space rlimit keeps the waiter out)
+// switched all of its threads, so none of them is left as root while the
+// container waits for start.
 func TestWaitingInitCredentialsInEveryThread(t *testing.T) {
 	r := newRT(t)
 	for _, tc := range []struct {
 		name   string
+		init   string
 		mutate func(*specs.Spec)
 		waiter bool
 	}{
-		{"waiter", func(*specs.Spec) {}, true},
-		{"go init", func(s *specs.Spec) {
+		{"parent-built", "parent", func(*specs.Spec) {}, true},
+		{"waiter", "go", func(*specs.Spec) {}, true},
+		{"go init", "go", func(s *specs.Spec) {
 			s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_AS", Hard: 1 << 40, Soft: 1 << 40})
 		}, false},
 	} {
+		r.init = tc.init
 		b := bundle(t, []string{"true"}, func(s *specs.Spec) {
 			s.Process.User = specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{5, 65534}}
 			tc.mutate(s)

@@ -135,3 +135,12 @@ func Grantable() ([]string, error) {
 	sort.Strings(names)
 	return names, nil
 }
+
+// Last is the highest capability number the running kernel knows.
+func Last() (int, error) {
+	c, err := capability.LastCap()
+	if err != nil {
+		return 0, fmt.Errorf("highest capability: %w", err)
+	}
+	return int(c), nil
+}

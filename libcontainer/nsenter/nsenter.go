@@ -4,7 +4,8 @@
 // namespace work and then lets Go start inside the container's namespaces.
 //
 // The same constructor is also the created container's waiting init
-// (waiter.c): the Go init re-executes the binary for it once set up.
+// (waiter.c): the Go init re-executes the binary for it once set up; and
+// the whole of a pid 1 whose container the parent builds (pid1.c).
 //
 // Importing the package (for its side effect) links the constructor in; it
 // does nothing unless the environment names a bootstrap socket or a waiter.
@@ -15,6 +16,7 @@ package nsenter
 #include <sys/resource.h>
 extern struct rlimit ocirun_orig_nofile;
 extern int ocirun_orig_nofile_set;
+extern void ocirun_pid1(int argc, char **argv, char **envp);
 extern void ocirun_waiter(int argc, char **argv, char **envp);
 extern void ocirun_nsexec(void);
 extern int ocirun_static(void);
@@ -31,6 +33,7 @@ void __attribute__((constructor)) ocirun_nsenter_init(int argc, char **argv, cha
 		argv--;
 	envp = environ;
 #endif
+	ocirun_pid1(argc, argv, envp);   // returns unless this is a pid 1 the parent builds for (pid1.c)
 	ocirun_waiter(argc, argv, envp); // returns unless this is a created container's waiting init
 	ocirun_nsexec();
 }

@@ -66,7 +66,8 @@ int ocirun_write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static int read_full(int fd, void *buf, size_t len)
+// ocirun_read_full reads exactly len bytes across EINTR and short reads (pid1.c uses it too).
+int ocirun_read_full(int fd, void *buf, size_t len)
 {
 	char *p = buf;
 	while (len > 0) {
@@ -88,26 +89,36 @@ static void send_msg(uint32_t type, const void *data, uint32_t len)
 		_exit(1);
 }
 
-// bail reports a failure (with errno's text) to the parent and exits.
+// ocirun_vfail sends a failure to the parent on sock as a MSG_ERROR, with
+// err's text when err is set, and exits (bail here, p1_fail in pid1.c).
 const char *ocirun_errtext(int err, char *buf, size_t len); // waiter.c
+void ocirun_vfail(int sock, int err, const char *fmt, va_list ap) __attribute__((noreturn, format(printf, 3, 0)));
+void ocirun_vfail(int sock, int err, const char *fmt, va_list ap)
+{
+	char msg[1024], e[128];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+
+	if (n < 0)
+		n = 0;
+	if (err && (size_t)n < sizeof(msg))
+		n += snprintf(msg + n, sizeof(msg) - n, ": %s", ocirun_errtext(err, e, sizeof(e)));
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	uint32_t hdr[2] = { MSG_ERROR, (uint32_t)n };
+	if (ocirun_write_full(sock, hdr, sizeof(hdr)) == 0)
+		ocirun_write_full(sock, msg, n);
+	_exit(1);
+}
+
+// bail reports a failure (with errno's text) to the parent and exits.
 static void bail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void bail(const char *fmt, ...)
 {
-	char msg[1024], e[128];
-	int saved = errno, n;
 	va_list ap;
+	int saved = errno;
 
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (saved && (size_t)n < sizeof(msg))
-		n += snprintf(msg + n, sizeof(msg) - n, ": %s", ocirun_errtext(saved, e, sizeof(e)));
-	if ((size_t)n >= sizeof(msg))
-		n = sizeof(msg) - 1;
-	send_msg(MSG_ERROR, msg, n);
-	_exit(1);
+	ocirun_vfail(sockfd, saved, fmt, ap);
 }
 
 static const char *ns_name(uint32_t flag)
@@ -181,12 +192,12 @@ void ocirun_nsexec(void)
 	if (getrlimit(RLIMIT_NOFILE, &ocirun_orig_nofile) == 0)
 		ocirun_orig_nofile_set = 1;
 
-	if (read_full(sockfd, &total, sizeof(total)) < 0)
+	if (ocirun_read_full(sockfd, &total, sizeof(total)) < 0)
 		_exit(1); // parent gone
 	if (total > (1 << 20))
 		bail("bootstrap message of %u bytes is too large", total);
 	buf = malloc(total + 1);
-	if (buf == NULL || read_full(sockfd, buf, total) < 0)
+	if (buf == NULL || ocirun_read_full(sockfd, buf, total) < 0)
 		bail("read bootstrap");
 
 	for (uint32_t off = 0; off + 8 <= total;) {
@@ -268,7 +279,7 @@ void ocirun_nsexec(void)
 	send_msg(MSG_SYNC_REQ, NULL, 0);
 	{
 		uint32_t hdr[2];
-		if (read_full(sockfd, hdr, sizeof(hdr)) < 0)
+		if (ocirun_read_full(sockfd, hdr, sizeof(hdr)) < 0)
 			_exit(1);
 		if (hdr[0] != MSG_SYNC_ACK)
 			bail("unexpected message %u from parent", hdr[0]);

@@ -137,27 +137,14 @@ static void wait_execvp(char **args, char **envp, char *msg, size_t len)
 		snprintf(msg, len, "exec: \"%s\": executable file not found in $PATH", name);
 }
 
-// ocirun_waiter returns when this process is not the waiter; otherwise it
-// never returns.
-void ocirun_waiter(int argc, char **argv, char **envp)
+// ocirun_wait_start is the wait itself, for the waiter and for a pid 1 the
+// parent built (pid1.c): join the memory cgroup, report ready, wait for
+// `start` on the exec socket, exec the process. It never returns.
+void ocirun_wait_start(int sock, int lfd, int memcg, char **args, char **envp)
 {
 	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE };
-	int sock, lfd, memcg, conn, n = 0;
-	char **last, b, msg[512];
-
-	if (argc < 3 || strcmp(argv[1], "wait") != 0 || envp == NULL || envp[0] == NULL)
-		return;
-	for (last = envp; last[1] != NULL; last++)
-		;
-	if (strncmp(*last, WAIT_ENV, strlen(WAIT_ENV)) != 0)
-		return;
-	if (sscanf(*last + strlen(WAIT_ENV), "%d,%d,%d%n", &sock, &lfd, &memcg, &n) != 3 || n == 0 || sock < 3 || lfd < 3)
-		_exit(1);
-	*last = NULL; // the process's environment is the rest
-	// The execve into us made us dumpable again: not while we hold the exec
-	// socket and the memory cgroup's tasks file (see nsexec.c).
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		_exit(1);
+	int conn;
+	char b, msg[512];
 
 	if (memcg >= 3) {
 		if (ocirun_write_full(memcg, "0", 1) < 0) {
@@ -181,7 +168,30 @@ void ocirun_waiter(int argc, char **argv, char **envp)
 	close(lfd);
 	if (read(conn, &b, 1) != 1)
 		_exit(1);
-	wait_execvp(argv + 2, envp, msg, sizeof(msg));
+	wait_execvp(args, envp, msg, sizeof(msg));
 	ocirun_write_full(conn, msg, strlen(msg));
 	_exit(1);
+}
+
+// ocirun_waiter returns when this process is not the waiter; otherwise it
+// never returns.
+void ocirun_waiter(int argc, char **argv, char **envp)
+{
+	int sock, lfd, memcg, n = 0;
+	char **last;
+
+	if (argc < 3 || strcmp(argv[1], "wait") != 0 || envp == NULL || envp[0] == NULL)
+		return;
+	for (last = envp; last[1] != NULL; last++)
+		;
+	if (strncmp(*last, WAIT_ENV, strlen(WAIT_ENV)) != 0)
+		return;
+	if (sscanf(*last + strlen(WAIT_ENV), "%d,%d,%d%n", &sock, &lfd, &memcg, &n) != 3 || n == 0 || sock < 3 || lfd < 3)
+		_exit(1);
+	*last = NULL; // the process's environment is the rest
+	// The execve into us made us dumpable again: not while we hold the exec
+	// socket and the memory cgroup's tasks file (see nsexec.c).
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(1);
+	ocirun_wait_start(sock, lfd, memcg, argv + 2, envp);
 }

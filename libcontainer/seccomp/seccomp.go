@@ -4,6 +4,8 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sort"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -158,6 +160,46 @@ func Load(c *configs.Seccomp) (int, error) {
 		return -1, fmt.Errorf("seccomp notify fd: %w", err)
 	}
 	return int(fd), nil
+}
+
+// Export compiles the filter to the BPF program Load would load, with the
+// seccomp(2) flags to load it with, for a process that loads it itself (a
+// pid 1 in C, which has no libseccomp to compile with). Notify filters are
+// not exported: their listener fd comes from libseccomp's own load.
+func Export(c *configs.Seccomp) ([]byte, uint32, error) {
+	if HasNotify(c) {
+		return nil, 0, errors.New("export seccomp filter: SCMP_ACT_NOTIFY needs libseccomp's load")
+	}
+	filter, err := build(c)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer filter.Release()
+	fd, err := unix.MemfdCreate("seccomp-bpf", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, 0, fmt.Errorf("export seccomp filter: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "seccomp-bpf")
+	defer f.Close()
+	if err := filter.ExportBPF(f); err != nil {
+		return nil, 0, fmt.Errorf("export seccomp filter: %w", err)
+	}
+	prog, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<24))
+	if err != nil {
+		return nil, 0, fmt.Errorf("export seccomp filter: %w", err)
+	}
+	var flags uint32
+	for _, fl := range c.Flags {
+		switch fl {
+		case "SECCOMP_FILTER_FLAG_LOG":
+			flags |= unix.SECCOMP_FILTER_FLAG_LOG
+		case "SECCOMP_FILTER_FLAG_SPEC_ALLOW":
+			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV":
+			return nil, 0, errors.New("export seccomp filter: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs libseccomp's load")
+		}
+	}
+	return prog, flags, nil
 }
 
 func build(c *configs.Seccomp) (*libseccomp.ScmpFilter, error) {

@@ -1,0 +1,422 @@
+package libcontainer
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/capabilities"
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/nsenter"
+	"github.com/ocirun/ocirun/libcontainer/seccomp"
+)
+
+// A create usually starts three programs in series: ocirun, the Go init
+// (a second Go runtime, ~2 ms here before it does any work, and only after
+// its pid namespace exists) and the C waiter it re-executes. For the common
+// container the parent builds it itself instead:
+//
+//  1. it clones pid 1 straight into the new namespaces, running our sealed
+//     binary's C constructor alone (nsenter/pid1.c), which joins its cgroups;
+//  2. a thread of the parent leaves the process's shared fs state, joins
+//     pid 1's mount, uts, ipc and network namespaces, and builds the rootfs
+//     with the code the Go init runs (prepareRootfs, pivot_root, hostname,
+//     sysctl, masked and read-only paths); pid 1 makes the proc mounts, whose
+//     pid namespace is their maker's; pivot_root moves pid 1's root with the
+//     thread's; the thread then ends, never to run anything else;
+//  3. meanwhile the parent saves the state, writes the limits and compiles
+//     the seccomp filter;
+//  4. pid 1 gets the process's plan (ids, capabilities, no_new_privs, the
+//     filter, rlimits, umask, cwd, environment) and applies it as the Go init
+//     would, then waits for start like the waiter (waiter.c).
+//
+// What needs the Go init (parentBuilds): a user namespace (a thread cannot
+// join one), namespaces joined by path, cgroup and time namespaces, hooks,
+// a terminal, --no-pivot, AppArmor, a scheduler, I/O priority or
+// personality, cgroupfs mounts, seccomp notify.
+
+// Messages between the parent and a pid 1 it builds for. Keep in step with pid1.c.
+const (
+	msgPid1Joined  = 20 // pid 1 → parent: in its cgroups, serving requests
+	msgPid1Mount   = 21 // parent → pid 1: u32 flags, source, type, data; the target's fd attached
+	msgPid1Mounted = 22 // pid 1 → parent: u32 errno, 0 when mounted
+	msgPid1Plan    = 23 // parent → pid 1: the process (encodePlan); pid 1 answers msgReady or an error
+)
+
+// Flags of the plan. Keep in step with pid1.c.
+const (
+	planNoNewPrivs = 1
+	planUmask      = 2
+	planKeyring    = 4
+)
+
+// pid1Syscalls are the syscalls pid 1 makes under the container's filter:
+// without no_new_privs it is loaded before the capabilities (capset, prctl)
+// and the rlimits (prlimit64); then the wait (waiter.c).
+var pid1Syscalls = []string{
+	"capset", "prctl", "prlimit64", "write", "close", "rt_sigaction", "rt_sigprocmask",
+	"accept4", "read", "execve", "exit_group",
+}
+
+// parentBuilds tells whether create may build the container from the parent
+// (see above): root on the host, a process without a terminal, new mount and
+// pid namespaces, and none of what needs the Go init.
+func parentBuilds(cfg *configs.Config, opts *CreateOpts) bool {
+	p := cfg.Process
+	if opts.GoInit || os.Geteuid() != 0 || cfg.NoProcess || p == nil || p.Terminal || opts.ConsoleSocket != nil || opts.NoPivot {
+		return false
+	}
+	if !cfg.Has("mount") || !cfg.Has("pid") {
+		return false
+	}
+	for _, ns := range cfg.Namespaces {
+		if ns.Path != "" || ns.Type == "user" || ns.Type == "time" {
+			return false
+		}
+	}
+	h := cfg.Hooks
+	if len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
+		return false
+	}
+	if p.ApparmorProfile != "" || p.Scheduler != nil || p.IOPriority != nil || cfg.Personality != nil {
+		return false
+	}
+	if s := cfg.Seccomp; s != nil && (seccomp.HasNotify(s) ||
+		slices.Contains(s.Flags, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") || !seccompAllowsAll(s, pid1Syscalls)) {
+		return false
+	}
+	return true
+}
+
+// createBuiltByParent is createInit for a container the parent builds.
+func (c *Container) createBuiltByParent(opts *CreateOpts, cg *cgroups.Manager) error {
+	cfg := opts.Config
+	f, err := c.openInitFiles(cfg, cg)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	parentSock := f.parent
+	// All namespaces at the clone but the cgroup namespace, which pid 1 makes
+	// once in its cgroups.
+	var flags uintptr
+	for _, ns := range cfg.Namespaces {
+		if ns.Type != "cgroup" {
+			flags |= uintptr(cloneFlags[ns.Type])
+		}
+	}
+	cgroupns := 0
+	if cfg.Has("cgroup") {
+		cgroupns = 1
+	}
+	kind := initKind{
+		argv: []string{"ocirun", "pid1"},
+		env: func(fds []int) []string {
+			memcgFd := -1
+			if f.memcg != nil {
+				memcgFd = fds[2]
+			}
+			return []string{fmt.Sprintf("_OCIRUN_PID1=%d,%d,%d,%d", fds[0], fds[1], memcgFd, cgroupns),
+				"_OCIRUN_PID1_TASKS=" + strings.Join(f.tasks, "\n")}
+		},
+		// A session of its own, as the Go init makes (newSession).
+		sys: syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
+		// "/": pivot_root moves the root and cwd of whoever has the old root as theirs.
+		dir: "/",
+	}
+	pid, _, err := startInit(opts.Root, f.cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, kind, f.passed()...)
+	f.started()
+	if err != nil {
+		return err
+	}
+	if err := c.recordInit(pid); err != nil {
+		return err
+	}
+
+	type built struct {
+		env []string
+		err error
+	}
+	done := make(chan built, 1)
+	go func() {
+		env, err := buildFromParent(pid, cfg, parentSock)
+		done <- built{env, err}
+	}()
+	bpf, sflags, err := c.whileBuilt(pid, cfg, cg)
+	b := <-done
+	if b.err != nil {
+		return b.err
+	}
+	if err != nil {
+		return err
+	}
+	plan, err := encodePlan(c.id, opts, b.env, bpf, sflags)
+	if err != nil {
+		return err
+	}
+	if err := nsenter.WriteMsg(parentSock, msgPid1Plan, plan); err != nil {
+		return fmt.Errorf("send the process to init: %w", err)
+	}
+	t, payload, err := nsenter.ReadMsg(parentSock)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return errors.New("init exited before the container was ready")
+	case err != nil:
+		return fmt.Errorf("read from init: %w", err)
+	case t == nsenter.MsgError:
+		return fmt.Errorf("%s", payload)
+	case t != msgReady:
+		return fmt.Errorf("unexpected message %d from init", t)
+	}
+	c.state.Creating = false
+	return saveState(c.dir, c.state)
+}
+
+// whileBuilt is the parent's share while its thread builds the rootfs: the
+// state saved (a failed create is then cleaned up by pid), the limits, the
+// OOM score, the seccomp filter compiled.
+func (c *Container) whileBuilt(pid int, cfg *configs.Config, cg *cgroups.Manager) ([]byte, uint32, error) {
+	if err := saveState(c.dir, c.state); err != nil {
+		return nil, 0, err
+	}
+	if err := cg.SetLate(cfg.Resources); err != nil {
+		return nil, 0, err
+	}
+	if err := setupFromHost(pid, cfg); err != nil {
+		return nil, 0, err
+	}
+	if cfg.Seccomp == nil {
+		return nil, 0, nil
+	}
+	return seccomp.Export(cfg.Seccomp)
+}
+
+// buildFromParent builds pid 1's rootfs from a thread of ours and returns
+// the process's environment (HOME from the container's /etc/passwd).
+func buildFromParent(pid int, cfg *configs.Config, sock *os.File) ([]string, error) {
+	// Never unlocked: the thread, in the container's namespaces and root,
+	// ends with this goroutine (Go starts new threads from a clean one).
+	runtime.LockOSThread()
+	if err := enterPid1Namespaces(pid, cfg); err != nil {
+		return nil, err
+	}
+	unix.Umask(0) // device nodes and mount targets get exactly the modes asked for
+	joined := false
+	awaitJoined := func() error {
+		if joined {
+			return nil
+		}
+		if err := expectPid1(sock, msgPid1Joined, nil); err != nil {
+			return err
+		}
+		joined = true
+		return nil
+	}
+	mountProc := func(m *configs.Mount, target *os.File) error {
+		if err := awaitJoined(); err != nil {
+			return err
+		}
+		if err := writeMsgFd(sock, msgPid1Mount, encodeMount(m), int(target.Fd())); err != nil {
+			return fmt.Errorf("ask init to mount: %w", err)
+		}
+		var errno [4]byte
+		if err := expectPid1(sock, msgPid1Mounted, errno[:]); err != nil {
+			return err
+		}
+		if e := binary.LittleEndian.Uint32(errno[:]); e != 0 {
+			return syscall.Errno(e)
+		}
+		return nil
+	}
+	inCgroupNS := false
+	enterCgroup := func() error {
+		if err := awaitJoined(); err != nil || inCgroupNS || !cfg.Has("cgroup") {
+			return err
+		}
+		// pid 1 made its cgroup namespace before it said it joined.
+		if err := joinNamespace(pid, "cgroup"); err != nil {
+			return err
+		}
+		inCgroupNS = true
+		return nil
+	}
+	fp := &fromParent{pid: pid, mountProc: mountProc, enterCgroup: enterCgroup}
+	if err := prepareRootfs(cfg, fp); err != nil {
+		return nil, err
+	}
+	// pid 1 joins its cgroups through host paths: before they are gone.
+	if err := awaitJoined(); err != nil {
+		return nil, err
+	}
+	if err := enterRootfs(cfg, false); err != nil {
+		return nil, err
+	}
+	if err := setupUTS(cfg); err != nil {
+		return nil, err
+	}
+	if err := writeSysctls(cfg.Sysctl); err != nil {
+		return nil, err
+	}
+	if err := finalizeRootfs(cfg); err != nil {
+		return nil, err
+	}
+	return withHome(cfg.Process.Env, cfg.Process.UID), nil
+}
+
+// enterPid1Namespaces moves this thread into pid 1's mount, uts, ipc and
+// network namespaces. setns into a mount namespace refuses a thread that
+// shares its fs state (root, cwd, umask) with others: unshare it first.
+func enterPid1Namespaces(pid int, cfg *configs.Config) error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare the builder's fs state: %w", err)
+	}
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	// Opened before any is joined: the paths are the host's.
+	kinds := []string{"network", "ipc", "uts", "mount"}
+	for _, t := range kinds {
+		fd := -1
+		if cfg.Has(t) {
+			path := fmt.Sprintf("/proc/%d/ns/%s", pid, nsFiles[t])
+			var err error
+			if fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+				return fmt.Errorf("open %s: %w", path, err)
+			}
+		}
+		fds = append(fds, fd)
+	}
+	for i, t := range kinds {
+		if fds[i] < 0 {
+			continue
+		}
+		if err := unix.Setns(fds[i], int(cloneFlags[t])); err != nil {
+			return fmt.Errorf("join the init's %s namespace: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// joinNamespace moves this thread into one of pid's namespaces.
+func joinNamespace(pid int, kind string) error {
+	path := fmt.Sprintf("/proc/%d/ns/%s", pid, nsFiles[kind])
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, int(cloneFlags[kind])); err != nil {
+		return fmt.Errorf("join the init's %s namespace: %w", kind, err)
+	}
+	return nil
+}
+
+// expectPid1 reads pid 1's next message, which must be of type want; its
+// payload goes into into (an exact size, or nil for none).
+func expectPid1(sock *os.File, want uint32, into []byte) error {
+	t, payload, err := nsenter.ReadMsg(sock)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return errors.New("init exited during set-up")
+	case err != nil:
+		return fmt.Errorf("read from init: %w", err)
+	case t == nsenter.MsgError:
+		return fmt.Errorf("init: %s", payload)
+	case t != want || len(payload) != len(into):
+		return fmt.Errorf("unexpected message %d from init", t)
+	}
+	copy(into, payload)
+	return nil
+}
+
+// appendField appends a u32 length, the bytes and a NUL (pid1.c reads them in place).
+func appendField(b []byte, s []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+	return append(append(b, s...), 0)
+}
+
+func appendStrings(b []byte, v []string) []byte {
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+	for _, s := range v {
+		b = appendField(b, []byte(s))
+	}
+	return b
+}
+
+func encodeMount(m *configs.Mount) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, uint32(m.Flags&^unix.MS_REC))
+	b = appendField(b, []byte(m.Source))
+	b = appendField(b, []byte(m.Type))
+	return appendField(b, []byte(m.Data))
+}
+
+func capMask(set []int) uint64 {
+	var m uint64
+	for _, n := range set {
+		if n >= 0 && n < 64 {
+			m |= 1 << n
+		}
+	}
+	return m
+}
+
+// encodePlan is the process as pid 1 applies it (pid1.c apply_plan).
+func encodePlan(id string, opts *CreateOpts, env []string, bpf []byte, sflags uint32) ([]byte, error) {
+	p := opts.Config.Process
+	last, err := capabilities.Last()
+	if err != nil {
+		return nil, err
+	}
+	b := binary.LittleEndian.AppendUint32(nil, p.UID)
+	b = binary.LittleEndian.AppendUint32(b, p.GID)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(p.AdditionalGids)))
+	for _, g := range p.AdditionalGids {
+		b = binary.LittleEndian.AppendUint32(b, g)
+	}
+	caps := p.Capabilities
+	if caps == nil {
+		caps = &configs.Capabilities{}
+	}
+	for _, set := range [][]int{caps.Bounding, caps.Effective, caps.Permitted, caps.Inheritable, caps.Ambient} {
+		b = binary.LittleEndian.AppendUint64(b, capMask(set))
+	}
+	var flags, umask uint32
+	if p.NoNewPrivileges {
+		flags |= planNoNewPrivs
+	}
+	if p.Umask != nil {
+		flags, umask = flags|planUmask, *p.Umask
+	}
+	keyring := ""
+	if !opts.NoNewKeyring {
+		flags, keyring = flags|planKeyring, "_ses."+id
+	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(last))
+	b = binary.LittleEndian.AppendUint32(b, flags)
+	b = binary.LittleEndian.AppendUint32(b, umask)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(p.Rlimits)))
+	for _, r := range p.Rlimits {
+		b = binary.LittleEndian.AppendUint32(b, uint32(r.Type))
+		b = binary.LittleEndian.AppendUint64(b, r.Soft)
+		b = binary.LittleEndian.AppendUint64(b, r.Hard)
+	}
+	b = appendField(b, []byte(p.Cwd))
+	b = appendField(b, []byte(keyring))
+	b = binary.LittleEndian.AppendUint32(b, uint32(opts.PreserveFds))
+	b = binary.LittleEndian.AppendUint32(b, sflags)
+	b = appendField(b, bpf)
+	b = appendStrings(b, p.Args)
+	return appendStrings(b, env), nil
+}

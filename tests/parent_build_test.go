@@ -1,0 +1,107 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The parent builds a common container itself, with a pid 1 in C
+// (libcontainer/parent_build.go); the Go init builds the rest. A container
+// built either way must look the same from inside: ids, capabilities,
+// no_new_privs, seccomp, rlimits, umask, cwd, environment, hostname,
+// sysctl, cgroups and cgroup namespace, masked and read-only paths, its own
+// pid namespace in /proc.
+func TestParentBuiltMatchesGoInit(t *testing.T) {
+	script := strings.Join([]string{
+		"id",
+		"grep -E '^(Uid|Gid|Groups|Cap...|NoNewPrivs|Seccomp):' /proc/self/status",
+		"ulimit -n; ulimit -c; umask; pwd; hostname",
+		"cat /proc/sys/net/ipv4/ip_forward",
+		"cat /proc/self/cgroup",
+		"ls /proc | grep -c '^[0-9]'",
+		"grep -E ' /proc/(kcore|keys|sys|timer_list) ' /proc/self/mountinfo | cut -d' ' -f5,6",
+		"mkdir /tmp/denied 2>&1 || echo mkdir denied",
+		"env | sort",
+	}, "; ")
+	mutate := func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{5, 65534}}
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NET_ADMIN")
+		s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, "CAP_NET_ADMIN")
+		s.Process.Capabilities.Ambient = []string{"CAP_KILL"}
+		s.Process.Capabilities.Inheritable = []string{"CAP_KILL"}
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 900, Soft: 800}, {Type: "RLIMIT_CORE", Hard: 0, Soft: 0}}
+		umask := uint32(0o027)
+		s.Process.User.Umask = &umask
+		s.Process.Cwd = "/tmp"
+		s.Process.Env = append(s.Process.Env, "FROM_CONFIG=yes")
+		s.Hostname = "built"
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno}}}
+	}
+	r := newRT(t)
+	out := map[bool]string{}
+	for _, goInit := range []bool{false, true} {
+		r.init = map[bool]string{false: "parent", true: "go"}[goInit]
+		b := bundle(t, []string{"sh", "-c", script}, mutate)
+		res := r.run("run", "--bundle", b, fmt.Sprintf("same%v", goInit))
+		if res.code != 0 {
+			t.Fatalf("go init %v: exit %d: %s%s", goInit, res.code, res.stdout, res.stderr)
+		}
+		out[goInit] = res.stdout
+	}
+	if out[false] != out[true] {
+		t.Errorf("the parent-built container differs from the Go init's:\n--- parent-built\n%s\n--- Go init\n%s", out[false], out[true])
+	}
+	// And it is what the config asked for, not the same mistake twice.
+	// (3 processes in /proc: sh, ls and grep in a pid namespace of their own.)
+	for _, want := range []string{"uid=1000(user) gid=1001 groups=5(tty),65534(nogroup)", "NoNewPrivs:\t1",
+		"Seccomp:\t2", "CapAmb:\t0000000000000020", "\n800\n0\n0027\n/tmp\nbuilt\n1\n", "0::/\n",
+		"\n3\n/proc/sys ro,", "mkdir denied", "FROM_CONFIG=yes", "HOME=/home/user"} {
+		if !strings.Contains(out[false], want) {
+			t.Errorf("parent-built container: %q missing from:\n%s", want, out[false])
+		}
+	}
+}
+
+// The parent builds a default container: its waiting pid 1 is the C
+// constructor alone ("ocirun pid1"), one thread, with none of the host's
+// cgroup paths in its command line; the Go init is asked for by
+// OCIRUN_GO_INIT=1, and a config that needs it (a terminal, hooks, a user
+// namespace: see parentBuilds) gets it.
+func TestParentBuildsDefaultContainer(t *testing.T) {
+	r := newRT(t)
+	for _, tc := range []struct {
+		name   string
+		init   string
+		mutate func(*specs.Spec)
+		want   string
+	}{
+		{"default", "parent", nil, "ocirun pid1 "},
+		// The Go init, waiting itself or as the C waiter (a static ocirun).
+		{"OCIRUN_GO_INIT=1", "go", nil, "ocirun init |ocirun wait true "},
+		{"hook", "parent", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}, "ocirun init "},
+	} {
+		r.init = tc.init
+		r.ok("create", "--bundle", bundle(t, []string{"true"}, tc.mutate), "pb")
+		pid := int(r.state("pb")["pid"].(float64))
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.ReplaceAll(string(cmdline), "\x00", " "); !slices.Contains(strings.Split(tc.want, "|"), got) {
+			t.Errorf("%s: waiting init runs %q, want %q", tc.name, got, tc.want)
+		}
+		r.ok("start", "pb")
+		r.waitStatus("pb", "stopped")
+		r.ok("delete", "pb")
+	}
+	r.assertEmptyRoot()
+}
