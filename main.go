@@ -29,6 +29,13 @@ var (
 	commit  = ""
 )
 
+// The main goroutine keeps the main thread to itself. A goroutine that ends
+// locked to its thread ends the thread with it (create's builder, which
+// changes its thread's namespaces and root: libcontainer/parent_build.go),
+// but Go parks the main thread instead of ending it: so no other goroutine
+// may ever run there.
+func init() { runtime.LockOSThread() }
+
 func main() {
 	// The container's init takes the shortest path: no flag parsing, no logging set-up.
 	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(nsenter.EnvInitPipe) != "" {

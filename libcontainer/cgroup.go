@@ -47,11 +47,16 @@ func (c *Container) setupCgroup(cfg *configs.Config) (*cgroups.Manager, error) {
 // find in it (SetEarly); the init joins it from its first stage, and create
 // writes the other limits while the init's Go runtime starts.
 func (c *Container) makeCgroup(cfg *configs.Config) (*cgroups.Manager, error) {
-	path, err := cgroups.Path(cfg.CgroupsPath, c.id)
+	layout, err := cgroups.Detect()
 	if err != nil {
 		return nil, err
 	}
-	layout, err := cgroups.Detect()
+	return c.makeCgroupIn(layout, cfg)
+}
+
+// makeCgroupIn is makeCgroup on a layout already detected.
+func (c *Container) makeCgroupIn(layout *cgroups.Layout, cfg *configs.Config) (*cgroups.Manager, error) {
+	path, err := cgroups.Path(cfg.CgroupsPath, c.id)
 	if err != nil {
 		return nil, err
 	}

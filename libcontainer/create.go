@@ -97,16 +97,11 @@ func Create(opts CreateOpts) (*Container, error) {
 			return nil, err
 		}
 	}
-	cg, err := c.makeCgroup(opts.Config)
-	if err != nil {
-		c.abortCreate()
-		return nil, err
-	}
 	create := c.createInit
 	if parentBuilds(opts.Config, &opts) {
 		create = c.createBuiltByParent
 	}
-	if err := create(&opts, cg); err != nil {
+	if err := create(&opts); err != nil {
 		c.abortCreate()
 		return nil, err
 	}
@@ -149,39 +144,30 @@ func (c *Container) abortCreate() {
 	c.Close()
 }
 
-// initFiles are what an init starts with besides stdio: the socketpair
-// (our end, its end), the exec socket's listener, the memory cgroup's tasks
-// file when it joins that late, the cgroup2 directory it is cloned into, and
-// the v1 tasks files it joins itself at once.
+// initFiles are what every init starts with besides stdio: the socketpair
+// (our end, its end) and the exec socket's listener.
 type initFiles struct {
-	parent, child, listener, memcg, cgroupDir *os.File
-	tasks                                     []string
+	parent, child, listener *os.File
 }
 
-func (c *Container) openInitFiles(cfg *configs.Config, cg *cgroups.Manager) (*initFiles, error) {
+func (c *Container) openInitFiles() (*initFiles, error) {
 	f := &initFiles{}
 	var err error
 	if f.parent, f.child, err = socketPair(); err != nil {
 		return nil, err
 	}
-	if f.listener, err = listenExecSocket(c.lock, c.dir); err == nil {
-		f.memcg, f.tasks, err = openLateMemcg(cg, cfg, cg.V1Tasks())
-	}
-	if err != nil {
+	if f.listener, err = listenExecSocket(c.lock, c.dir); err != nil {
 		f.close()
 		return nil, err
 	}
-	// The init is cloned straight into its cgroup2 cgroup (clone3
-	// CLONE_INTO_CGROUP); it joins the v1 hierarchies itself.
-	f.cgroupDir, _ = cg.OpenV2Dir()
 	return f, nil
 }
 
 // passed lists the files the init gets after stdio, in this order: its
-// socket, the listener, the extra ones (nil skipped), the memory cgroup's.
+// socket, the listener, the extra ones (nil skipped).
 func (f *initFiles) passed(extra ...*os.File) []*os.File {
 	out := []*os.File{f.child, f.listener}
-	for _, e := range append(extra, f.memcg) {
+	for _, e := range extra {
 		if e != nil {
 			out = append(out, e)
 		}
@@ -197,29 +183,47 @@ func (f *initFiles) started() {
 }
 
 func (f *initFiles) close() {
-	for _, file := range []*os.File{f.parent, f.child, f.listener, f.memcg, f.cgroupDir} {
+	for _, file := range []*os.File{f.parent, f.child, f.listener} {
 		if file != nil {
 			file.Close()
 		}
 	}
 }
 
-// createInit starts the init, answers its requests in order and saves the state.
-func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
+// createInit makes the cgroup, starts the Go init, answers its requests in
+// order and saves the state.
+func (c *Container) createInit(opts *CreateOpts) error {
 	cfg := opts.Config
 	bs, err := bootstrapFor(cfg)
 	if err != nil {
 		return err
 	}
-	f, err := c.openInitFiles(cfg, cg)
+	cg, err := c.makeCgroup(cfg)
+	if err != nil {
+		return err
+	}
+	f, err := c.openInitFiles()
 	if err != nil {
 		return err
 	}
 	defer f.close()
-	bs.CgroupTasks = f.tasks
+	memcg, tasks, err := openLateMemcg(cg, cfg, cg.V1Tasks())
+	if err != nil {
+		return err
+	}
+	if memcg != nil {
+		defer memcg.Close()
+	}
+	bs.CgroupTasks = tasks
+	// The init is cloned straight into its cgroup2 cgroup (clone3
+	// CLONE_INTO_CGROUP); its first stage joins the v1 hierarchies itself.
+	cgroupDir, _ := cg.OpenV2Dir()
+	if cgroupDir != nil {
+		defer cgroupDir.Close()
+	}
 	parentSock := f.parent
-	stage1, fds, err := startInit(opts.Root, f.cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds,
-		goInit(), f.passed(opts.ConsoleSocket)...)
+	stage1, fds, err := startInit(opts.Root, cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds,
+		goInit(), f.passed(opts.ConsoleSocket, memcg)...)
 	f.started()
 	if err != nil {
 		return err
@@ -230,7 +234,7 @@ func (c *Container) createInit(opts *CreateOpts, cg *cgroups.Manager) error {
 		ic.ConsoleFd = fds[2]
 	}
 	ic.ExeFd = fds[len(fds)-1]
-	if f.memcg != nil {
+	if memcg != nil {
 		ic.MemcgFd = fds[len(fds)-2]
 	}
 	pid, err := bootstrap(stage1, parentSock, bs, func(stage1 int) error {

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +27,9 @@ import (
 // container the parent builds it itself instead:
 //
 //  1. it clones pid 1 straight into the new namespaces, running our sealed
-//     binary's C constructor alone (nsenter/pid1.c), which joins its cgroups;
+//     binary's C constructor alone (nsenter/pid1.c), while it makes the
+//     cgroup (on a host without cgroup2; else first, and pid 1 is cloned
+//     into it); pid 1 joins the v1 cgroups itself when told to;
 //  2. a thread of the parent leaves the process's shared fs state, joins
 //     pid 1's mount, uts, ipc and network namespaces, and builds the rootfs
 //     with the code the Go init runs (prepareRootfs, pivot_root, hostname,
@@ -40,16 +43,17 @@ import (
 //     would, then waits for start like the waiter (waiter.c).
 //
 // What needs the Go init (parentBuilds): a user namespace (a thread cannot
-// join one), namespaces joined by path, cgroup and time namespaces, hooks,
-// a terminal, --no-pivot, AppArmor, a scheduler, I/O priority or
-// personality, cgroupfs mounts, seccomp notify.
+// join one), namespaces joined by path, a time namespace, hooks other than
+// poststart and poststop, a terminal, --no-pivot, AppArmor, a scheduler,
+// I/O priority or personality, seccomp notify.
 
 // Messages between the parent and a pid 1 it builds for. Keep in step with pid1.c.
 const (
-	msgPid1Joined  = 20 // pid 1 → parent: in its cgroups, serving requests
+	msgPid1Joined  = 20 // pid 1 → parent: in its cgroups (and cgroup namespace)
 	msgPid1Mount   = 21 // parent → pid 1: u32 flags, source, type, data; the target's fd attached
 	msgPid1Mounted = 22 // pid 1 → parent: u32 errno, 0 when mounted
 	msgPid1Plan    = 23 // parent → pid 1: the process (encodePlan); pid 1 answers msgReady or an error
+	msgPid1Join    = 24 // parent → pid 1: u32 cgroupns, the tasks files; the memory cgroup's attached if late
 )
 
 // Flags of the plan. Keep in step with pid1.c.
@@ -90,6 +94,17 @@ func parentBuilds(cfg *configs.Config, opts *CreateOpts) bool {
 	if p.ApparmorProfile != "" || p.Scheduler != nil || p.IOPriority != nil || cfg.Personality != nil {
 		return false
 	}
+	// What pid 1's C could only take differently from the Go init: more
+	// groups than the kernel allows (the Go init's setgroups error), a NUL
+	// inside a string (cut there in C, refused by the Go init's syscalls).
+	if len(p.AdditionalGids) > 65536 || hasNUL(p.Cwd) || slices.ContainsFunc(p.Args, hasNUL) || slices.ContainsFunc(p.Env, hasNUL) {
+		return false
+	}
+	for _, m := range cfg.Mounts {
+		if m.Type == "proc" && (hasNUL(m.Source) || hasNUL(m.Data)) {
+			return false
+		}
+	}
 	if s := cfg.Seccomp; s != nil && (seccomp.HasNotify(s) ||
 		slices.Contains(s.Flags, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") || !seccompAllowsAll(s, pid1Syscalls)) {
 		return false
@@ -97,43 +112,62 @@ func parentBuilds(cfg *configs.Config, opts *CreateOpts) bool {
 	return true
 }
 
-// createBuiltByParent is createInit for a container the parent builds.
-func (c *Container) createBuiltByParent(opts *CreateOpts, cg *cgroups.Manager) error {
+// pid1Cgroup is the container's cgroup as pid 1 joins it: the v1 tasks
+// files it writes "0" to, the memory cgroup's when it joins that last
+// (openLateMemcg), or why the cgroup could not be made.
+type pid1Cgroup struct {
+	cg    *cgroups.Manager
+	tasks []string
+	memcg *os.File
+	err   error
+}
+
+func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+
+// createBuiltByParent is createInit for a container the parent builds: it
+// makes the cgroup while pid 1 is cloned where it can (on a host without a
+// cgroup2 hierarchy, where pid 1 joins every cgroup itself), else first (pid
+// 1 is cloned straight into its cgroup2 cgroup).
+func (c *Container) createBuiltByParent(opts *CreateOpts) error {
 	cfg := opts.Config
-	f, err := c.openInitFiles(cfg, cg)
+	layout, err := cgroups.Detect()
+	if err != nil {
+		return err
+	}
+	made := make(chan pid1Cgroup, 1)
+	makeCgroup := func() {
+		r := pid1Cgroup{}
+		if r.cg, r.err = c.makeCgroupIn(layout, cfg); r.err == nil {
+			r.memcg, r.tasks, r.err = openLateMemcg(r.cg, cfg, r.cg.V1Tasks())
+		}
+		made <- r
+	}
+	// Received once, by whichever goroutine needs it first; always before we return.
+	cgroup := sync.OnceValue(func() pid1Cgroup { return <-made })
+	defer func() {
+		if r := cgroup(); r.memcg != nil {
+			r.memcg.Close()
+		}
+	}()
+	var cgroupDir *os.File
+	if layout.V2 != "" {
+		makeCgroup()
+		r := cgroup()
+		if r.err != nil {
+			return r.err
+		}
+		if cgroupDir, _ = r.cg.OpenV2Dir(); cgroupDir != nil {
+			defer cgroupDir.Close()
+		}
+	} else {
+		go makeCgroup()
+	}
+	f, err := c.openInitFiles()
 	if err != nil {
 		return err
 	}
 	defer f.close()
-	parentSock := f.parent
-	// All namespaces at the clone but the cgroup namespace, which pid 1 makes
-	// once in its cgroups.
-	var flags uintptr
-	for _, ns := range cfg.Namespaces {
-		if ns.Type != "cgroup" {
-			flags |= uintptr(cloneFlags[ns.Type])
-		}
-	}
-	cgroupns := 0
-	if cfg.Has("cgroup") {
-		cgroupns = 1
-	}
-	kind := initKind{
-		argv: []string{"ocirun", "pid1"},
-		env: func(fds []int) []string {
-			memcgFd := -1
-			if f.memcg != nil {
-				memcgFd = fds[2]
-			}
-			return []string{fmt.Sprintf("_OCIRUN_PID1=%d,%d,%d,%d", fds[0], fds[1], memcgFd, cgroupns),
-				"_OCIRUN_PID1_TASKS=" + strings.Join(f.tasks, "\n")}
-		},
-		// A session of its own, as the Go init makes (newSession).
-		sys: syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
-		// "/": pivot_root moves the root and cwd of whoever has the old root as theirs.
-		dir: "/",
-	}
-	pid, _, err := startInit(opts.Root, f.cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, kind, f.passed()...)
+	pid, _, err := startInit(opts.Root, cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, pid1Kind(cfg), f.passed()...)
 	f.started()
 	if err != nil {
 		return err
@@ -148,61 +182,84 @@ func (c *Container) createBuiltByParent(opts *CreateOpts, cg *cgroups.Manager) e
 	}
 	done := make(chan built, 1)
 	go func() {
-		env, err := buildFromParent(pid, cfg, parentSock)
+		env, err := buildFromParent(pid, cfg, f.parent, cgroup)
 		done <- built{env, err}
 	}()
-	bpf, sflags, err := c.whileBuilt(pid, cfg, cg)
+	bpf, sflags, err := c.whileBuilt(pid, cfg, cgroup)
 	b := <-done
-	if b.err != nil {
-		return b.err
-	}
 	if err != nil {
 		return err
+	}
+	if b.err != nil {
+		return b.err
 	}
 	plan, err := encodePlan(c.id, opts, b.env, bpf, sflags)
 	if err != nil {
 		return err
 	}
-	if err := nsenter.WriteMsg(parentSock, msgPid1Plan, plan); err != nil {
+	if err := nsenter.WriteMsg(f.parent, msgPid1Plan, plan); err != nil {
 		return fmt.Errorf("send the process to init: %w", err)
 	}
-	t, payload, err := nsenter.ReadMsg(parentSock)
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return errors.New("init exited before the container was ready")
-	case err != nil:
-		return fmt.Errorf("read from init: %w", err)
-	case t == nsenter.MsgError:
-		return fmt.Errorf("%s", payload)
-	case t != msgReady:
-		return fmt.Errorf("unexpected message %d from init", t)
+	if err := expectPid1(f.parent, msgReady, nil); err != nil {
+		return err
 	}
 	c.state.Creating = false
 	return saveState(c.dir, c.state)
 }
 
-// whileBuilt is the parent's share while its thread builds the rootfs: the
-// state saved (a failed create is then cleaned up by pid), the limits, the
-// OOM score, the seccomp filter compiled.
-func (c *Container) whileBuilt(pid int, cfg *configs.Config, cg *cgroups.Manager) ([]byte, uint32, error) {
+// pid1Kind is how pid 1 is started: cloned into every namespace but the
+// cgroup namespace (which it makes once in its cgroups), in a session of its
+// own (as the Go init makes one), with "/" as its cwd (pivot_root moves the
+// root and cwd of every task whose are the old root's), as `ocirun pid1`.
+func pid1Kind(cfg *configs.Config) initKind {
+	var flags uintptr
+	for _, ns := range cfg.Namespaces {
+		if ns.Type != "cgroup" {
+			flags |= uintptr(cloneFlags[ns.Type])
+		}
+	}
+	return initKind{
+		argv: []string{"ocirun", "pid1"},
+		env: func(fds []int) []string {
+			// The last is the sealed binary it was exec'd from, which it closes.
+			return []string{fmt.Sprintf("_OCIRUN_PID1=%d,%d,%d", fds[0], fds[1], fds[len(fds)-1])}
+		},
+		sys: syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
+		dir: "/",
+	}
+}
+
+// whileBuilt is the parent's share while its thread builds the rootfs: once
+// the cgroup is made, the state saved (a failed create is then cleaned up by
+// pid), the limits, the OOM score, the seccomp filter compiled.
+func (c *Container) whileBuilt(pid int, cfg *configs.Config, cgroup func() pid1Cgroup) ([]byte, uint32, error) {
+	var bpf []byte
+	var sflags uint32
+	if cfg.Seccomp != nil {
+		var err error
+		if bpf, sflags, err = seccomp.Export(cfg.Seccomp); err != nil {
+			return nil, 0, err
+		}
+	}
+	r := cgroup()
+	if r.err != nil {
+		return nil, 0, r.err
+	}
 	if err := saveState(c.dir, c.state); err != nil {
 		return nil, 0, err
 	}
-	if err := cg.SetLate(cfg.Resources); err != nil {
+	if err := r.cg.SetLate(cfg.Resources); err != nil {
 		return nil, 0, err
 	}
 	if err := setupFromHost(pid, cfg); err != nil {
 		return nil, 0, err
 	}
-	if cfg.Seccomp == nil {
-		return nil, 0, nil
-	}
-	return seccomp.Export(cfg.Seccomp)
+	return bpf, sflags, nil
 }
 
 // buildFromParent builds pid 1's rootfs from a thread of ours and returns
 // the process's environment (HOME from the container's /etc/passwd).
-func buildFromParent(pid int, cfg *configs.Config, sock *os.File) ([]string, error) {
+func buildFromParent(pid int, cfg *configs.Config, sock *os.File, cgroup func() pid1Cgroup) ([]string, error) {
 	// Never unlocked: the thread, in the container's namespaces and root,
 	// ends with this goroutine (Go starts new threads from a clean one).
 	runtime.LockOSThread()
@@ -211,20 +268,17 @@ func buildFromParent(pid int, cfg *configs.Config, sock *os.File) ([]string, err
 	}
 	unix.Umask(0) // device nodes and mount targets get exactly the modes asked for
 	joined := false
-	awaitJoined := func() error {
+	join := func() error {
 		if joined {
 			return nil
 		}
-		if err := expectPid1(sock, msgPid1Joined, nil); err != nil {
+		if err := askPid1ToJoin(sock, cfg, cgroup()); err != nil {
 			return err
 		}
 		joined = true
 		return nil
 	}
 	mountProc := func(m *configs.Mount, target *os.File) error {
-		if err := awaitJoined(); err != nil {
-			return err
-		}
 		if err := writeMsgFd(sock, msgPid1Mount, encodeMount(m), int(target.Fd())); err != nil {
 			return fmt.Errorf("ask init to mount: %w", err)
 		}
@@ -239,7 +293,7 @@ func buildFromParent(pid int, cfg *configs.Config, sock *os.File) ([]string, err
 	}
 	inCgroupNS := false
 	enterCgroup := func() error {
-		if err := awaitJoined(); err != nil || inCgroupNS || !cfg.Has("cgroup") {
+		if err := join(); err != nil || inCgroupNS || !cfg.Has("cgroup") {
 			return err
 		}
 		// pid 1 made its cgroup namespace before it said it joined.
@@ -254,7 +308,7 @@ func buildFromParent(pid int, cfg *configs.Config, sock *os.File) ([]string, err
 		return nil, err
 	}
 	// pid 1 joins its cgroups through host paths: before they are gone.
-	if err := awaitJoined(); err != nil {
+	if err := join(); err != nil {
 		return nil, err
 	}
 	if err := enterRootfs(cfg, false); err != nil {
@@ -272,9 +326,38 @@ func buildFromParent(pid int, cfg *configs.Config, sock *os.File) ([]string, err
 	return withHome(cfg.Process.Env, cfg.Process.UID), nil
 }
 
+// askPid1ToJoin sends pid 1 its cgroups (the tasks files, whether to make a
+// cgroup namespace, the memory cgroup's tasks file attached when it joins
+// that at the end) and waits until it is in them.
+func askPid1ToJoin(sock *os.File, cfg *configs.Config, r pid1Cgroup) error {
+	if r.err != nil {
+		return r.err
+	}
+	var cgroupns uint32
+	if cfg.Has("cgroup") {
+		cgroupns = 1
+	}
+	payload := appendStrings(binary.LittleEndian.AppendUint32(nil, cgroupns), r.tasks)
+	var err error
+	if r.memcg != nil {
+		err = writeMsgFd(sock, msgPid1Join, payload, int(r.memcg.Fd()))
+	} else {
+		err = nsenter.WriteMsg(sock, msgPid1Join, payload)
+	}
+	if err != nil {
+		return fmt.Errorf("send init its cgroups: %w", err)
+	}
+	return expectPid1(sock, msgPid1Joined, nil)
+}
+
 // enterPid1Namespaces moves this thread into pid 1's mount, uts, ipc and
-// network namespaces. setns into a mount namespace refuses a thread that
-// shares its fs state (root, cwd, umask) with others: unshare it first.
+// network namespaces, and into its root. setns into a mount namespace
+// refuses a thread that shares its fs state (root, cwd, umask) with others:
+// unshare it first. setns puts the thread at the namespace's root, which is
+// pid 1's only when ours was our namespace's: under a chroot, pid 1's root
+// is the chroot's copy, and pivot_root from elsewhere would leave pid 1
+// where it was. The thread takes pid 1's root itself, so everything it does
+// resolves as pid 1 sees it and fails where the Go init would.
 func enterPid1Namespaces(pid int, cfg *configs.Config) error {
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return fmt.Errorf("unshare the builder's fs state: %w", err)
@@ -285,6 +368,12 @@ func enterPid1Namespaces(pid int, cfg *configs.Config) error {
 			unix.Close(fd)
 		}
 	}()
+	rootPath := fmt.Sprintf("/proc/%d/root", pid)
+	root, err := unix.Open(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", rootPath, err)
+	}
+	fds = append(fds, root)
 	// Opened before any is joined: the paths are the host's.
 	kinds := []string{"network", "ipc", "uts", "mount"}
 	for _, t := range kinds {
@@ -299,12 +388,17 @@ func enterPid1Namespaces(pid int, cfg *configs.Config) error {
 		fds = append(fds, fd)
 	}
 	for i, t := range kinds {
-		if fds[i] < 0 {
-			continue
+		if fd := fds[1+i]; fd >= 0 {
+			if err := unix.Setns(fd, int(cloneFlags[t])); err != nil {
+				return fmt.Errorf("join the init's %s namespace: %w", t, err)
+			}
 		}
-		if err := unix.Setns(fds[i], int(cloneFlags[t])); err != nil {
-			return fmt.Errorf("join the init's %s namespace: %w", t, err)
-		}
+	}
+	if err := unix.Fchdir(root); err != nil {
+		return fmt.Errorf("chdir to the init's root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot to the init's root: %w", err)
 	}
 	return nil
 }

@@ -3,11 +3,15 @@ package tests
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ocirun/ocirun/specconv"
 )
 
 // The parent builds a common container itself, with a pid 1 in C
@@ -104,4 +108,67 @@ func TestParentBuildsDefaultContainer(t *testing.T) {
 		r.ok("delete", "pb")
 	}
 	r.assertEmptyRoot()
+}
+
+// ocirun run from inside a chroot (a directory, not a mount): the Go init
+// refuses ("make / slave": its root is no mount point), and so must the
+// parent's builder, whose namespace's root is not the chroot. It once
+// pivoted its own root and left pid 1 in the chroot, which the container
+// could then write to.
+func TestCreateInsideChroot(t *testing.T) {
+	dir := t.TempDir()
+	chr := filepath.Join(dir, "chr")
+	for _, d := range []string{"proc", "sys", "dev", "run", "bundle", "etc", "bin", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(chr, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for src, dst := range map[string]string{testEnv.bin: "ocirun", filepath.Join(testEnv.rootfs, "bin", "busybox"): "bin/busybox"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(chr, dst), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("busybox", filepath.Join(chr, "bin", "sh")); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(chr, "etc", "marker")
+	if err := os.WriteFile(marker, []byte("original\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := specconv.Example()
+	// The same path inside the chroot and out: a builder that resolved it
+	// outside would find a rootfs too.
+	spec.Root.Path = testEnv.rootfs
+	if err := os.MkdirAll(filepath.Join(chr, testEnv.rootfs), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec.Process.Terminal = false
+	spec.Process.Args = []string{"sh", "-c", "echo escaped >> /etc/marker"}
+	writeSpec(t, filepath.Join(chr, "bundle"), spec)
+	script := `set -e
+mount -t proc proc "$1/proc"
+mount --rbind /sys "$1/sys"
+mount --rbind /dev "$1/dev"
+mount --bind "$2" "$1$2"
+exec chroot "$1" /ocirun --root /run/oc run --bundle /bundle chrooted`
+	out := map[string]string{}
+	for _, goInit := range []string{"", "1"} {
+		cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", chr, testEnv.rootfs)
+		cmd.Env = append(os.Environ(), "OCIRUN_GO_INIT="+goInit)
+		b, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("OCIRUN_GO_INIT=%q: run inside a chroot succeeded: %s", goInit, b)
+		}
+		out[goInit] = string(b)
+		if data, _ := os.ReadFile(marker); string(data) != "original\n" {
+			t.Fatalf("OCIRUN_GO_INIT=%q: the container wrote to the chroot's /etc/marker: %q", goInit, data)
+		}
+	}
+	if out[""] != out["1"] {
+		t.Errorf("parent-built: %q, Go init: %q", out[""], out["1"])
+	}
 }

@@ -1,21 +1,23 @@
 // pid1.c: a created container's first process when the parent builds the
 // container itself (libcontainer/parent_build.go). The parent clones it
-// straight into the new namespaces and execs our sealed binary as
-//     argv: ocirun pid1
-//     envp: _OCIRUN_PID1=SOCK,LISTEN,MEMCG,CGROUPNS
-//           _OCIRUN_PID1_TASKS=TASKS\nTASKS...  (the v1 cgroups' tasks files)
-// (not in argv: /proc/PID/cmdline is readable by all, environ only by root
-// while we are not dumpable), and this constructor branch is all it ever
-// runs: no Go runtime starts in the container. It joins its cgroups, makes
-// its cgroup namespace if it has one (its root is then the container's
-// cgroup, as the Go init's is), then serves the parent, which builds
-// the rootfs from a thread of its own in our mount namespace: the mounts
-// whose kind is bound to the pid namespace of whoever makes them (proc) are
-// made here, on a target the parent resolved and sent as an fd. Last comes
-// the process's plan: ids, capabilities, no_new_privs, the seccomp filter
-// the parent compiled, rlimits, umask, cwd; then the wait for `start`
-// (waiter.c). Each step mirrors the Go init's (process.go, credentials.go),
-// with its error texts.
+// straight into the new namespaces (not the cgroup namespace) and execs our
+// sealed binary as `ocirun pid1` with _OCIRUN_PID1=SOCK,LISTEN,EXE its only
+// environment; this constructor branch is all it ever runs: no Go runtime
+// starts in the container. It serves the parent, which builds the rootfs
+// from a thread of its own in our mount namespace, and makes the cgroup
+// meanwhile:
+//   - a mount: the mounts whose kind is bound to the pid namespace of
+//     whoever makes them (proc) are made here, on a target the parent
+//     resolved and sent as an fd;
+//   - the cgroups: it joins them (the v1 tasks files, by writing "0"), then
+//     makes its cgroup namespace if it has one (its root is then the
+//     container's cgroup, as the Go init's is), and keeps the memory
+//     cgroup's tasks file to join last;
+//   - the process's plan: ids, capabilities, no_new_privs, the seccomp
+//     filter the parent compiled, rlimits, umask, cwd; then the wait for
+//     `start` (waiter.c).
+// Each step mirrors the Go init's (process.go, credentials.go), with its
+// error texts.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -52,11 +54,10 @@
 #endif
 
 // Keep in step with parent_build.go.
-enum { P1_MSG_ERROR = 4, P1_MSG_JOINED = 20, P1_MSG_MOUNT = 21, P1_MSG_MOUNTED = 22, P1_MSG_PLAN = 23 };
+enum { P1_MSG_ERROR = 4, P1_MSG_JOINED = 20, P1_MSG_MOUNT = 21, P1_MSG_MOUNTED = 22, P1_MSG_PLAN = 23, P1_MSG_JOIN = 24 };
 enum { P1_NNP = 1, P1_UMASK = 2, P1_KEYRING = 4 };
 
 #define PID1_ENV "_OCIRUN_PID1="
-#define PID1_TASKS_ENV "_OCIRUN_PID1_TASKS="
 
 int ocirun_write_full(int fd, const void *buf, size_t len);             // nsexec.c
 int ocirun_read_full(int fd, void *buf, size_t len);                    // nsexec.c
@@ -187,19 +188,29 @@ static void serve_mount(char *buf, uint32_t len, int target)
 	p1_send(P1_MSG_MOUNTED, &err, sizeof(err));
 }
 
-// join_cgroups writes "0" to each tasks file in the newline-separated list:
-// a task moving itself takes no global lock (see nsexec.c's join_cgroup),
-// where the parent writing our pid would.
-static void join_cgroups(char *list)
+// join_cgroups joins the cgroups the parent made: writing "0" to each tasks
+// file (a task moving itself takes no global lock, see nsexec.c's
+// join_cgroup, where the parent writing our pid would), then the cgroup
+// namespace. Payload: u32 cgroupns, the tasks files. It returns the memory
+// cgroup's tasks file, sent along when that is joined last, or -1.
+static int join_cgroups(char *buf, uint32_t len, int memcg)
 {
-	for (char *tasks = strtok(list, "\n"); tasks != NULL; tasks = strtok(NULL, "\n")) {
-		int fd = open(tasks, O_WRONLY | O_CLOEXEC);
+	struct cursor c = { buf, buf + len };
+	uint32_t cgroupns = get32(&c);
+	char **tasks = getstrv(&c);
+
+	for (char **t = tasks; *t != NULL; t++) {
+		int fd = open(*t, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
-			p1_fail(errno, "join cgroup: open %s", tasks);
+			p1_fail(errno, "join cgroup: open %s", *t);
 		if (ocirun_write_full(fd, "0", 1) < 0)
-			p1_fail(errno, "join cgroup: write %s", tasks);
+			p1_fail(errno, "join cgroup: write %s", *t);
 		close(fd);
 	}
+	free(tasks);
+	if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+		p1_fail(errno, "unshare cgroup namespace");
+	return memcg;
 }
 
 // cloexec_from marks every fd from `first` on close-on-exec (process.go's
@@ -251,6 +262,8 @@ static void load_filter(uint32_t flags, char *bpf, uint32_t len)
 	struct sock_fprog prog = { (unsigned short)(len / sizeof(struct sock_filter)), (struct sock_filter *)bpf };
 	if (len == 0)
 		return;
+	if (len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		p1_fail(EINVAL, "load seccomp filter"); // what the kernel says, before the count could wrap
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0)
 		p1_fail(errno, "load seccomp filter");
 }
@@ -392,33 +405,25 @@ static void apply_plan(char *buf, uint32_t len, int lfd, int memcg)
 // otherwise it never returns.
 void ocirun_pid1(int argc, char **argv, char **envp)
 {
-	int lfd, memcg, cgroupns, n = 0;
+	int lfd, exe, memcg = -1, joined = 0, n = 0;
 	const char *spec = NULL;
-	char *tasks = NULL;
 
 	if (argc != 2 || strcmp(argv[1], "pid1") != 0 || envp == NULL)
 		return;
-	for (char **e = envp; *e != NULL; e++) {
+	for (char **e = envp; *e != NULL; e++)
 		if (strncmp(*e, PID1_ENV, strlen(PID1_ENV)) == 0)
 			spec = *e + strlen(PID1_ENV);
-		else if (strncmp(*e, PID1_TASKS_ENV, strlen(PID1_TASKS_ENV)) == 0)
-			tasks = *e + strlen(PID1_TASKS_ENV);
-	}
 	if (spec == NULL)
 		return;
-	if (sscanf(spec, "%d,%d,%d,%d%n", &p1_sock, &lfd, &memcg, &cgroupns, &n) != 4 || n == 0 || p1_sock < 3 || lfd < 3)
+	if (sscanf(spec, "%d,%d,%d%n", &p1_sock, &lfd, &exe, &n) != 3 || n == 0 || p1_sock < 3 || lfd < 3)
 		_exit(1);
+	if (exe >= 3 && exe != p1_sock && exe != lfd)
+		close(exe); // the sealed binary we were exec'd from: nothing of ours stays open
 	// Not dumpable (CVE-2016-9962): we hold the parent's socket, the exec
 	// socket and the memory cgroup's tasks file; the process's execve
 	// makes it dumpable again.
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		_exit(1);
-	// The cgroups before anything else, with the host's view of /sys/fs/cgroup.
-	if (tasks != NULL)
-		join_cgroups(tasks);
-	if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
-		p1_fail(errno, "unshare cgroup namespace");
-	p1_send(P1_MSG_JOINED, NULL, 0);
 	for (;;) {
 		uint32_t type, len;
 		int fd;
@@ -426,14 +431,23 @@ void ocirun_pid1(int argc, char **argv, char **envp)
 		switch (type) {
 		case P1_MSG_MOUNT:
 			serve_mount(buf, len, fd);
-			free(buf);
+			break;
+		case P1_MSG_JOIN:
+			if (joined)
+				p1_fail(0, "asked to join the cgroups twice");
+			memcg = join_cgroups(buf, len, fd);
+			joined = 1;
+			p1_send(P1_MSG_JOINED, NULL, 0);
 			break;
 		case P1_MSG_PLAN:
 			if (fd >= 0)
 				close(fd);
+			if (!joined)
+				p1_fail(0, "the process before the cgroups");
 			apply_plan(buf, len, lfd, memcg);
 		default:
 			p1_fail(0, "unexpected message %u from the parent", type);
 		}
+		free(buf);
 	}
 }
