@@ -87,10 +87,6 @@ func Create(opts CreateOpts) (*Container, error) {
 	if opts.Config.Process != nil {
 		dropUngrantable(opts.Config.Process.Capabilities)
 	}
-	if err := c.state.SetConfig(opts.Config); err != nil {
-		c.abortCreate()
-		return nil, err
-	}
 	if !opts.Config.Has("mount") {
 		if c.state.RootfsMountID, err = mountID(opts.Config.Rootfs); err != nil {
 			c.abortCreate()
@@ -194,6 +190,9 @@ func (f *initFiles) close() {
 // order and saves the state.
 func (c *Container) createInit(opts *CreateOpts) error {
 	cfg := opts.Config
+	if err := c.state.SetConfig(cfg); err != nil {
+		return err
+	}
 	bs, err := bootstrapFor(cfg)
 	if err != nil {
 		return err

@@ -134,10 +134,15 @@ func (c *Container) createBuiltByParent(opts *CreateOpts) error {
 	if err != nil {
 		return err
 	}
+	// The cgroup, with the config encoded for the state on the way: both
+	// are needed only once pid 1 joins and the state is saved.
 	made := make(chan pid1Cgroup, 1)
 	makeCgroup := func() {
 		r := pid1Cgroup{}
-		if r.cg, r.err = c.makeCgroupIn(layout, cfg); r.err == nil {
+		if r.err = c.state.SetConfig(cfg); r.err == nil {
+			r.cg, r.err = c.makeCgroupIn(layout, cfg)
+		}
+		if r.err == nil {
 			r.memcg, r.tasks, r.err = openLateMemcg(r.cg, cfg, r.cg.V1Tasks())
 		}
 		made <- r
