@@ -73,6 +73,13 @@ func Create(opts CreateOpts) (*Container, error) {
 	if err := ValidateID(opts.ID); err != nil {
 		return nil, err
 	}
+	// Most containers the parent builds (parent_build.go): its builder
+	// thread starts now, making the network namespace while create goes on.
+	var builder *builderThread
+	if parentBuilds(opts.Config, &opts) {
+		builder = startBuilder(opts.Config)
+		defer builder.finish()
+	}
 	c, err := newStateDir(opts.Root, opts.ID)
 	if err != nil {
 		return nil, err
@@ -93,11 +100,12 @@ func Create(opts CreateOpts) (*Container, error) {
 			return nil, err
 		}
 	}
-	create := c.createInit
-	if parentBuilds(opts.Config, &opts) {
-		create = c.createBuiltByParent
+	if builder != nil {
+		err = c.createBuiltByParent(&opts, builder)
+	} else {
+		err = c.createInit(&opts)
 	}
-	if err := create(&opts); err != nil {
+	if err != nil {
 		c.abortCreate()
 		return nil, err
 	}

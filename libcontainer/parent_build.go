@@ -128,7 +128,7 @@ func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
 // makes the cgroup while pid 1 is cloned where it can (on a host without a
 // cgroup2 hierarchy, where pid 1 joins every cgroup itself), else first (pid
 // 1 is cloned straight into its cgroup2 cgroup).
-func (c *Container) createBuiltByParent(opts *CreateOpts) error {
+func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) error {
 	cfg := opts.Config
 	layout, err := cgroups.Detect()
 	if err != nil {
@@ -172,7 +172,12 @@ func (c *Container) createBuiltByParent(opts *CreateOpts) error {
 		return err
 	}
 	defer f.close()
-	pid, _, err := startInit(opts.Root, cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds, pid1Kind(cfg), f.passed()...)
+	netns, err := b.ready()
+	if err != nil {
+		return err
+	}
+	pid, _, err := startInit(opts.Root, cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds,
+		pid1Kind(cfg, netns != nil), f.passed(netns)...)
 	f.started()
 	if err != nil {
 		return err
@@ -181,24 +186,25 @@ func (c *Container) createBuiltByParent(opts *CreateOpts) error {
 		return err
 	}
 
-	type built struct {
+	// The thread builds while this goroutine does the rest.
+	type env struct {
 		env []string
 		err error
 	}
-	done := make(chan built, 1)
+	done := make(chan env, 1)
 	go func() {
-		env, err := buildFromParent(pid, cfg, f.parent, cgroup)
-		done <- built{env, err}
+		e, err := b.build(builderStart{pid: pid, sock: f.parent, cgroup: cgroup})
+		done <- env{e, err}
 	}()
 	bpf, sflags, err := c.whileBuilt(pid, cfg, cgroup)
-	b := <-done
+	r := <-done
 	if err != nil {
 		return err
 	}
-	if b.err != nil {
-		return b.err
+	if r.err != nil {
+		return r.err
 	}
-	plan, err := encodePlan(c.id, opts, b.env, bpf, sflags)
+	plan, err := encodePlan(c.id, opts, r.env, bpf, sflags)
 	if err != nil {
 		return err
 	}
@@ -213,13 +219,16 @@ func (c *Container) createBuiltByParent(opts *CreateOpts) error {
 }
 
 // pid1Kind is how pid 1 is started: cloned into every namespace but the
-// cgroup namespace (which it makes once in its cgroups), in a session of its
-// own (as the Go init makes one), with "/" as its cwd (pivot_root moves the
-// root and cwd of every task whose are the old root's), as `ocirun pid1`.
-func pid1Kind(cfg *configs.Config) initKind {
+// cgroup namespace (which it makes once in its cgroups) and, when one was
+// made ahead (by the builder thread), the network namespace, which it joins
+// first thing; in
+// a session of its own (as the Go init makes one), with "/" as its cwd
+// (pivot_root moves the root and cwd of every task whose are the old
+// root's), as `ocirun pid1`.
+func pid1Kind(cfg *configs.Config, netns bool) initKind {
 	var flags uintptr
 	for _, ns := range cfg.Namespaces {
-		if ns.Type != "cgroup" {
+		if ns.Type != "cgroup" && !(netns && ns.Type == "network") {
 			flags |= uintptr(cloneFlags[ns.Type])
 		}
 	}
@@ -227,7 +236,11 @@ func pid1Kind(cfg *configs.Config) initKind {
 		argv: []string{"ocirun", "pid1"},
 		env: func(fds []int) []string {
 			// The last is the sealed binary it was exec'd from, which it closes.
-			return []string{fmt.Sprintf("_OCIRUN_PID1=%d,%d,%d", fds[0], fds[1], fds[len(fds)-1])}
+			netnsFd := -1
+			if netns {
+				netnsFd = fds[2]
+			}
+			return []string{fmt.Sprintf("_OCIRUN_PID1=%d,%d,%d,%d", fds[0], fds[1], fds[len(fds)-1], netnsFd)}
 		},
 		sys: syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
 		dir: "/",
@@ -264,10 +277,9 @@ func (c *Container) whileBuilt(pid int, cfg *configs.Config, cgroup func() pid1C
 
 // buildFromParent builds pid 1's rootfs from a thread of ours and returns
 // the process's environment (HOME from the container's /etc/passwd).
+// It runs on the builder's thread (startBuilder), already in the container's
+// network namespace.
 func buildFromParent(pid int, cfg *configs.Config, sock *os.File, cgroup func() pid1Cgroup) ([]string, error) {
-	// Never unlocked: the thread, in the container's namespaces and root,
-	// ends with this goroutine (Go starts new threads from a clean one).
-	runtime.LockOSThread()
 	if err := enterPid1Namespaces(pid, cfg); err != nil {
 		return nil, err
 	}
@@ -355,18 +367,14 @@ func askPid1ToJoin(sock *os.File, cfg *configs.Config, r pid1Cgroup) error {
 	return expectPid1(sock, msgPid1Joined, nil)
 }
 
-// enterPid1Namespaces moves this thread into pid 1's mount, uts, ipc and
-// network namespaces, and into its root. setns into a mount namespace
-// refuses a thread that shares its fs state (root, cwd, umask) with others:
-// unshare it first. setns puts the thread at the namespace's root, which is
-// pid 1's only when ours was our namespace's: under a chroot, pid 1's root
-// is the chroot's copy, and pivot_root from elsewhere would leave pid 1
-// where it was. The thread takes pid 1's root itself, so everything it does
-// resolves as pid 1 sees it and fails where the Go init would.
+// enterPid1Namespaces moves this thread into pid 1's mount, uts and ipc
+// namespaces (the network namespace is the thread's own making), and into
+// its root. setns puts the thread at the namespace's root, which is pid 1's
+// only when ours was our namespace's: under a chroot, pid 1's root is the
+// chroot's copy, and pivot_root from elsewhere would leave pid 1 where it
+// was. The thread takes pid 1's root itself, so everything it does resolves
+// as pid 1 sees it and fails where the Go init would.
 func enterPid1Namespaces(pid int, cfg *configs.Config) error {
-	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return fmt.Errorf("unshare the builder's fs state: %w", err)
-	}
 	var fds []int
 	defer func() {
 		for _, fd := range fds {
@@ -380,7 +388,7 @@ func enterPid1Namespaces(pid int, cfg *configs.Config) error {
 	}
 	fds = append(fds, root)
 	// Opened before any is joined: the paths are the host's.
-	kinds := []string{"network", "ipc", "uts", "mount"}
+	kinds := []string{"ipc", "uts", "mount"}
 	for _, t := range kinds {
 		fd := -1
 		if cfg.Has(t) {
@@ -406,6 +414,90 @@ func enterPid1Namespaces(pid int, cfg *configs.Config) error {
 		return fmt.Errorf("chroot to the init's root: %w", err)
 	}
 	return nil
+}
+
+// builderThread is the thread that builds the container, started as soon
+// as create knows the parent builds it: it leaves the process's shared fs
+// state and makes the container's network namespace (the costliest to make:
+// 0.6 ms of a clone here) while create goes on, then waits for pid 1.
+type builderThread struct {
+	ready func() (*os.File, error) // once prepared: the network namespace it is in, or nil
+	start chan builderStart
+	done  chan built
+}
+
+type builderStart struct {
+	pid    int
+	sock   *os.File
+	cgroup func() pid1Cgroup
+}
+
+type built struct {
+	env []string
+	err error
+}
+
+func startBuilder(cfg *configs.Config) *builderThread {
+	prepared := make(chan error, 1)
+	var netns *os.File
+	b := &builderThread{start: make(chan builderStart, 1), done: make(chan built, 1)}
+	b.ready = sync.OnceValues(func() (*os.File, error) { return netns, <-prepared })
+	go func() {
+		// Never unlocked: the thread, in the container's namespaces and
+		// root, ends with this goroutine (Go starts new threads from a clean
+		// one, and the main goroutine holds the main thread).
+		runtime.LockOSThread()
+		var err error
+		netns, err = prepareBuilder(cfg)
+		prepared <- err
+		s, ok := <-b.start
+		if !ok {
+			return // create failed before pid 1 existed
+		}
+		if err != nil {
+			b.done <- built{err: err}
+			return
+		}
+		env, err := buildFromParent(s.pid, cfg, s.sock, s.cgroup)
+		b.done <- built{env, err}
+	}()
+	return b
+}
+
+// prepareBuilder unshares this thread's fs state (setns into a mount
+// namespace refuses a thread that shares root, cwd and umask with others)
+// and, when the config has one, makes the network namespace, returning it.
+func prepareBuilder(cfg *configs.Config) (*os.File, error) {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return nil, fmt.Errorf("unshare the builder's fs state: %w", err)
+	}
+	if !cfg.Has("network") {
+		return nil, nil
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return nil, fmt.Errorf("make a network namespace: %w", err)
+	}
+	f, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return nil, fmt.Errorf("open the new network namespace: %w", err)
+	}
+	return f, nil
+}
+
+// build hands the thread pid 1 and waits until it has built the container.
+func (b *builderThread) build(s builderStart) ([]string, error) {
+	b.start <- s
+	r := <-b.done
+	return r.env, r.err
+}
+
+// finish, once create is over, ends the thread if it never got pid 1 and
+// closes the network namespace's file (pid 1 is in it, if it got that far).
+func (b *builderThread) finish() {
+	close(b.start)
+	if f, _ := b.ready(); f != nil {
+		f.Close()
+	}
 }
 
 // joinNamespace moves this thread into one of pid's namespaces.

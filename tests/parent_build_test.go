@@ -49,6 +49,10 @@ func TestParentBuiltMatchesGoInit(t *testing.T) {
 			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno}}}
 	}
 	r := newRT(t)
+	hostForward, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[bool]string{}
 	for _, goInit := range []bool{false, true} {
 		r.init = map[bool]string{false: "parent", true: "go"}[goInit]
@@ -58,6 +62,11 @@ func TestParentBuiltMatchesGoInit(t *testing.T) {
 			t.Fatalf("go init %v: exit %d: %s%s", goInit, res.code, res.stdout, res.stderr)
 		}
 		out[goInit] = res.stdout
+	}
+	// The sysctl went to the container's network namespace, not the host's
+	// (the parent makes that namespace ahead, on a thread of its own).
+	if after, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(after) != string(hostForward) {
+		t.Errorf("the host's net.ipv4.ip_forward changed: %q, was %q", after, hostForward)
 	}
 	if out[false] != out[true] {
 		t.Errorf("the parent-built container differs from the Go init's:\n--- parent-built\n%s\n--- Go init\n%s", out[false], out[true])

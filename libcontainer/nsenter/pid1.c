@@ -1,8 +1,9 @@
 // pid1.c: a created container's first process when the parent builds the
 // container itself (libcontainer/parent_build.go). The parent clones it
 // straight into the new namespaces (not the cgroup namespace) and execs our
-// sealed binary as `ocirun pid1` with _OCIRUN_PID1=SOCK,LISTEN,EXE its only
-// environment; this constructor branch is all it ever runs: no Go runtime
+// sealed binary as `ocirun pid1` with _OCIRUN_PID1=SOCK,LISTEN,EXE,NETNS its
+// only environment (NETNS: a network namespace the parent made ahead, to
+// join first, or -1); this constructor branch is all it ever runs: no Go runtime
 // starts in the container. It serves the parent, which builds the rootfs
 // from a thread of its own in our mount namespace, and makes the cgroup
 // meanwhile:
@@ -405,7 +406,7 @@ static void apply_plan(char *buf, uint32_t len, int lfd, int memcg)
 // otherwise it never returns.
 void ocirun_pid1(int argc, char **argv, char **envp)
 {
-	int lfd, exe, memcg = -1, joined = 0, n = 0;
+	int lfd, exe, netns, memcg = -1, joined = 0, n = 0;
 	const char *spec = NULL;
 
 	if (argc != 2 || strcmp(argv[1], "pid1") != 0 || envp == NULL)
@@ -415,7 +416,7 @@ void ocirun_pid1(int argc, char **argv, char **envp)
 			spec = *e + strlen(PID1_ENV);
 	if (spec == NULL)
 		return;
-	if (sscanf(spec, "%d,%d,%d%n", &p1_sock, &lfd, &exe, &n) != 3 || n == 0 || p1_sock < 3 || lfd < 3)
+	if (sscanf(spec, "%d,%d,%d,%d%n", &p1_sock, &lfd, &exe, &netns, &n) != 4 || n == 0 || p1_sock < 3 || lfd < 3)
 		_exit(1);
 	if (exe >= 3 && exe != p1_sock && exe != lfd)
 		close(exe); // the sealed binary we were exec'd from: nothing of ours stays open
@@ -424,6 +425,12 @@ void ocirun_pid1(int argc, char **argv, char **envp)
 	// makes it dumpable again.
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		_exit(1);
+	// The network namespace the parent made ahead, before anything else.
+	if (netns >= 3) {
+		if (setns(netns, CLONE_NEWNET) < 0)
+			p1_fail(errno, "join the network namespace");
+		close(netns);
+	}
 	for (;;) {
 		uint32_t type, len;
 		int fd;
