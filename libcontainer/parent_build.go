@@ -26,19 +26,24 @@ import (
 // its pid namespace exists) and the C waiter it re-executes. For the common
 // container the parent builds it itself instead:
 //
-//  1. it clones pid 1 straight into the new namespaces, running our sealed
-//     binary's C constructor alone (nsenter/pid1.c), while it makes the
-//     cgroup (on a host without cgroup2; else first, and pid 1 is cloned
-//     into it); pid 1 joins the v1 cgroups itself when told to;
-//  2. a thread of the parent leaves the process's shared fs state, joins
-//     pid 1's mount, uts, ipc and network namespaces, and builds the rootfs
-//     with the code the Go init runs (prepareRootfs, pivot_root, hostname,
-//     sysctl, masked and read-only paths); pid 1 makes the proc mounts, whose
-//     pid namespace is their maker's; pivot_root moves pid 1's root with the
-//     thread's; the thread then ends, never to run anything else;
-//  3. meanwhile the parent saves the state, writes the limits and compiles
+//  1. a thread of the parent, the builder, starts with create: it leaves
+//     the process's shared fs state and makes the container's network
+//     namespace (startBuilder);
+//  2. the parent clones pid 1 straight into the other new namespaces,
+//     running our sealed binary's C constructor alone (nsenter/pid1.c),
+//     which joins the builder's network namespace; it makes the cgroup
+//     meanwhile (on a host without cgroup2; else first, and pid 1 is cloned
+//     into it);
+//  3. the builder joins pid 1's mount, uts and ipc namespaces and its root,
+//     and builds the rootfs with the code the Go init runs (prepareRootfs,
+//     pivot_root, hostname, sysctl, masked and read-only paths); pid 1 makes
+//     the proc mounts, whose pid namespace is their maker's, and joins its
+//     cgroups when the builder sends them, before pivot_root, which moves
+//     pid 1's root with the thread's; the thread then ends, never to run
+//     anything else;
+//  4. meanwhile the parent saves the state, writes the limits and compiles
 //     the seccomp filter;
-//  4. pid 1 gets the process's plan (ids, capabilities, no_new_privs, the
+//  5. pid 1 gets the process's plan (ids, capabilities, no_new_privs, the
 //     filter, rlimits, umask, cwd, environment) and applies it as the Go init
 //     would, then waits for start like the waiter (waiter.c).
 //
@@ -219,12 +224,11 @@ func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) erro
 }
 
 // pid1Kind is how pid 1 is started: cloned into every namespace but the
-// cgroup namespace (which it makes once in its cgroups) and, when one was
-// made ahead (by the builder thread), the network namespace, which it joins
-// first thing; in
-// a session of its own (as the Go init makes one), with "/" as its cwd
+// cgroup namespace (which it makes once in its cgroups) and the network
+// namespace when the builder made it (pid 1 joins that first thing); in a
+// session of its own (as the Go init makes one); with "/" as its cwd
 // (pivot_root moves the root and cwd of every task whose are the old
-// root's), as `ocirun pid1`.
+// root's); as `ocirun pid1`.
 func pid1Kind(cfg *configs.Config, netns bool) initKind {
 	var flags uintptr
 	for _, ns := range cfg.Namespaces {
