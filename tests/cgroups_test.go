@@ -243,9 +243,17 @@ func TestCgroupPauseResume(t *testing.T) {
 	})
 	r.ok("run", "-d", "--bundle", b, "pz")
 	count := func() int {
-		data, _ := os.ReadFile(filepath.Join(dir, "n"))
-		n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-		return n
+		// The shell truncates the file before it writes the next number
+		// (a read in between saw 0): read until a number is there, or the
+		// container stays paused between the two.
+		for i := 0; i < 50; i++ {
+			data, _ := os.ReadFile(filepath.Join(dir, "n"))
+			if n, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+				return n
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		return 0
 	}
 	waitFile(t, filepath.Join(dir, "n"))
 	r.ok("pause", "pz")
