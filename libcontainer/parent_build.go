@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -50,7 +51,7 @@ import (
 // What needs the Go init (parentBuilds): a user namespace (a thread cannot
 // join one), namespaces joined by path, a time namespace, hooks other than
 // poststart and poststop, a terminal, --no-pivot, AppArmor, a scheduler,
-// I/O priority or personality, seccomp notify.
+// I/O priority or personality, seccomp notify, a bind from /proc.
 
 // Messages between the parent and a pid 1 it builds for. Keep in step with pid1.c.
 const (
@@ -109,6 +110,9 @@ func parentBuilds(cfg *configs.Config, opts *CreateOpts) bool {
 		if m.Type == "proc" && (hasNUL(m.Source) || hasNUL(m.Data)) {
 			return false
 		}
+		if m.IsBind() && bindsFromProc(m.Source) {
+			return false
+		}
 	}
 	if s := cfg.Seccomp; s != nil && (seccomp.HasNotify(s) ||
 		slices.Contains(s.Flags, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") || !seccompAllowsAll(s, pid1Syscalls)) {
@@ -128,6 +132,19 @@ type pid1Cgroup struct {
 }
 
 func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+
+// bindsFromProc tells whether a bind source is, or leads through a symlink
+// to, something under /proc (or cannot be resolved): the builder thread
+// resolves /proc/self as ocirun, in the host's namespaces, where the Go init
+// resolved it as itself, in the container's (a bind of /proc/self/ns/net
+// would hand the container the host's network namespace). Those keep the Go init.
+func bindsFromProc(src string) bool {
+	resolved, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return true
+	}
+	return resolved == "/proc" || strings.HasPrefix(resolved, "/proc/")
+}
 
 // createBuiltByParent is createInit for a container the parent builds: it
 // makes the cgroup while pid 1 is cloned where it can (on a host without a
@@ -285,6 +302,10 @@ func (c *Container) whileBuilt(pid int, cfg *configs.Config, cgroup func() pid1C
 // network namespace.
 func buildFromParent(pid int, cfg *configs.Config, sock *os.File, cgroup func() pid1Cgroup) ([]string, error) {
 	if err := enterPid1Namespaces(pid, cfg); err != nil {
+		// pid 1 may have failed first (joining the network namespace): its words then.
+		if perr := pid1Failure(sock); perr != nil {
+			return nil, perr
+		}
 		return nil, err
 	}
 	unix.Umask(0) // device nodes and mount targets get exactly the modes asked for
@@ -368,7 +389,7 @@ func askPid1ToJoin(sock *os.File, cfg *configs.Config, r pid1Cgroup) error {
 	if err != nil {
 		return fmt.Errorf("send init its cgroups: %w", err)
 	}
-	return expectPid1(sock, msgPid1Joined, nil)
+	return asConstructor(expectPid1(sock, msgPid1Joined, nil))
 }
 
 // enterPid1Namespaces moves this thread into pid 1's mount, uts and ipc
@@ -445,7 +466,10 @@ func startBuilder(cfg *configs.Config) *builderThread {
 	prepared := make(chan error, 1)
 	var netns *os.File
 	b := &builderThread{start: make(chan builderStart, 1), done: make(chan built, 1)}
-	b.ready = sync.OnceValues(func() (*os.File, error) { return netns, <-prepared })
+	b.ready = sync.OnceValues(func() (*os.File, error) {
+		err := <-prepared // first: netns is written before it is sent
+		return netns, err
+	})
 	go func() {
 		// Never unlocked: the thread, in the container's namespaces and
 		// root, ends with this goroutine (Go starts new threads from a clean
@@ -524,15 +548,42 @@ func expectPid1(sock *os.File, want uint32, into []byte) error {
 	t, payload, err := nsenter.ReadMsg(sock)
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return errors.New("init exited during set-up")
+		return errors.New("init exited before the container was ready")
 	case err != nil:
 		return fmt.Errorf("read from init: %w", err)
 	case t == nsenter.MsgError:
-		return fmt.Errorf("init: %s", payload)
+		return pid1Said(payload)
 	case t != want || len(payload) != len(into):
 		return fmt.Errorf("unexpected message %d from init", t)
 	}
 	copy(into, payload)
+	return nil
+}
+
+// pid1Said is a failure in pid 1's words. Those of its process plan read as
+// the Go init's (bare); those of its start (network namespace, cgroups) as
+// the C constructor's before a Go init ("init: ...").
+type pid1Said string
+
+func (e pid1Said) Error() string { return string(e) }
+
+func asConstructor(err error) error {
+	if e, ok := err.(pid1Said); ok {
+		return fmt.Errorf("init: %s", string(e))
+	}
+	return err
+}
+
+// pid1Failure returns the error pid 1 sent, if it sent one before it exited
+// (waiting a little for it: this runs only once something failed).
+func pid1Failure(sock *os.File) error {
+	fds := []unix.PollFd{{Fd: int32(sock.Fd()), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 100); err != nil || n == 0 {
+		return nil
+	}
+	if t, payload, err := nsenter.ReadMsg(sock); err == nil && t == nsenter.MsgError {
+		return asConstructor(pid1Said(payload))
+	}
 	return nil
 }
 

@@ -181,3 +181,26 @@ exec chroot "$1" /ocirun --root /run/oc run --bundle /bundle chrooted`
 		t.Errorf("parent-built: %q, Go init: %q", out[""], out["1"])
 	}
 }
+
+// A bind of /proc/self/... resolves as the process that makes the mount:
+// the Go init was in the container's namespaces, the parent's builder is
+// ocirun, in the host's. Such a bind keeps the Go init, so the container
+// gets its own network namespace there, never the host's.
+func TestBindOfProcSelfIsTheContainers(t *testing.T) {
+	r := newRT(t)
+	r.init = "parent"
+	hostNet, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.runIn([]string{"sh", "-c", "stat -L -c net:[%i] /nsnet; readlink /proc/self/ns/net"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/nsnet", Type: "bind", Source: "/proc/self/ns/net", Options: []string{"bind"}})
+	})
+	lines := strings.Fields(res.stdout)
+	if res.code != 0 || len(lines) != 2 {
+		t.Fatalf("exit %d: %q %q", res.code, res.stdout, res.stderr)
+	}
+	if lines[0] == hostNet || lines[0] != lines[1] {
+		t.Fatalf("/proc/self/ns/net bound into the container is %s; the container's is %s, the host's %s", lines[0], lines[1], hostNet)
+	}
+}
