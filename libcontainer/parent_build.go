@@ -209,17 +209,9 @@ func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) erro
 	}
 
 	// The thread builds while this goroutine does the rest.
-	type env struct {
-		env []string
-		err error
-	}
-	done := make(chan env, 1)
-	go func() {
-		e, err := b.build(builderStart{pid: pid, sock: f.parent, cgroup: cgroup})
-		done <- env{e, err}
-	}()
+	b.start <- builderStart{pid: pid, sock: f.parent, cgroup: cgroup}
 	bpf, sflags, err := c.whileBuilt(pid, cfg, cgroup)
-	r := <-done
+	r := <-b.done
 	if err != nil {
 		return err
 	}
@@ -510,13 +502,6 @@ func prepareBuilder(cfg *configs.Config) (*os.File, error) {
 		return nil, fmt.Errorf("open the new network namespace: %w", err)
 	}
 	return f, nil
-}
-
-// build hands the thread pid 1 and waits until it has built the container.
-func (b *builderThread) build(s builderStart) ([]string, error) {
-	b.start <- s
-	r := <-b.done
-	return r.env, r.err
 }
 
 // finish, once create is over, ends the thread if it never got pid 1 and
