@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -84,9 +85,10 @@ func TestParentBuiltMatchesGoInit(t *testing.T) {
 
 // The parent builds a default container: its waiting pid 1 is the C
 // constructor alone ("ocirun pid1"), one thread, with none of the host's
-// cgroup paths in its command line; the Go init is asked for by
-// OCIRUN_GO_INIT=1, and a config that needs it (a terminal, hooks, a user
-// namespace: see parentBuilds) gets it.
+// cgroup paths in its command line, and holding nothing but its stdio and
+// sockets (not the sealed binary it was exec'd from); the Go init is asked
+// for by OCIRUN_GO_INIT=1, and a config that needs it (a terminal, hooks, a
+// user namespace: see parentBuilds) gets it.
 func TestParentBuildsDefaultContainer(t *testing.T) {
 	r := newRT(t)
 	for _, tc := range []struct {
@@ -111,6 +113,18 @@ func TestParentBuildsDefaultContainer(t *testing.T) {
 		}
 		if got := strings.ReplaceAll(string(cmdline), "\x00", " "); !slices.Contains(strings.Split(tc.want, "|"), got) {
 			t.Errorf("%s: waiting init runs %q, want %q", tc.name, got, tc.want)
+		}
+		if tc.name != "hook" { // a Go init waiting itself has its runtime's fds too
+			fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, fd := range fds {
+				link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+				if n, _ := strconv.Atoi(fd.Name()); n > 2 && !strings.HasPrefix(link, "socket:[") {
+					t.Errorf("%s: the waiting init holds fd %s -> %s", tc.name, fd.Name(), link)
+				}
+			}
 		}
 		r.ok("start", "pb")
 		r.waitStatus("pb", "stopped")
@@ -202,5 +216,61 @@ func TestBindOfProcSelfIsTheContainers(t *testing.T) {
 	}
 	if lines[0] == hostNet || lines[0] != lines[1] {
 		t.Fatalf("/proc/self/ns/net bound into the container is %s; the container's is %s, the host's %s", lines[0], lines[1], hostNet)
+	}
+}
+
+// A bad config fails the same way whichever way the container is built:
+// the same one-line error and exit code, and nothing left behind (state,
+// cgroup, process). Some of these keep the Go init (parentBuilds), the rest
+// fail in pid 1's C or in the builder.
+func TestParentBuildFailsLikeGoInit(t *testing.T) {
+	gids := make([]uint32, 65537)
+	for i := range gids {
+		gids[i] = uint32(i + 1)
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*specs.Spec)
+	}{
+		{"missing cwd", func(s *specs.Spec) { s.Process.Cwd = "/nonexistent" }},
+		{"cwd a file", func(s *specs.Spec) { s.Process.Cwd = "/bin/busybox" }},
+		{"rlimit above ours", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1 << 40, Soft: 1 << 40}}
+		}},
+		{"too many groups", func(s *specs.Spec) { s.Process.User.AdditionalGids = gids }},
+		{"NUL in cwd", func(s *specs.Spec) { s.Process.Cwd = "/t\x00mp" }},
+		{"bad proc option", func(s *specs.Spec) {
+			for i := range s.Mounts {
+				if s.Mounts[i].Type == "proc" {
+					s.Mounts[i].Options = append(s.Mounts[i].Options, "hidepid=bogus")
+				}
+			}
+		}},
+		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = "/nonexistent-rootfs" }},
+		{"missing bind source", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/nonexistent", Options: []string{"bind"}})
+		}},
+	} {
+		r := newRT(t)
+		got := map[string]result{}
+		for _, init := range []string{"parent", "go"} {
+			r.init = init
+			got[init] = r.run("create", "--bundle", bundle(t, []string{"true"}, tc.mutate), "bad")
+			if got[init].code == 0 {
+				t.Errorf("%s (%s): create succeeded", tc.name, init)
+				r.run("delete", "--force", "bad")
+				continue
+			}
+			if lines := strings.Count(strings.TrimSpace(got[init].stderr), "\n"); lines != 0 {
+				t.Errorf("%s (%s): %d-line error: %q", tc.name, init, lines+1, got[init].stderr)
+			}
+			r.assertEmptyRoot()
+			if _, err := os.Stat("/sys/fs/cgroup/pids/ocirun/bad"); err == nil {
+				t.Errorf("%s (%s): cgroup left behind", tc.name, init)
+			}
+		}
+		if got["parent"] != got["go"] {
+			t.Errorf("%s: parent-built %+v, Go init %+v", tc.name, got["parent"], got["go"])
+		}
 	}
 }
