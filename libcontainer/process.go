@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/nsenter"
 	"github.com/ocirun/ocirun/libcontainer/seccomp"
 )
 
@@ -155,6 +156,13 @@ func raiseHardRlimits(rl []configs.Rlimit) error {
 		}
 		if r.Hard <= cur.Max {
 			continue
+		}
+		if r.Type == unix.RLIMIT_NOFILE {
+			// Go raised its own soft limit at start-up: keep, and name in an
+			// error, the one the init was started with, as pid 1's C does.
+			if orig, ok := nsenter.OrigNofile(); ok {
+				cur.Cur = orig.Cur
+			}
 		}
 		if err := setRlimit(r.Type, cur.Cur, r.Hard); err != nil {
 			return err
