@@ -69,6 +69,23 @@ func bpf(cmd uintptr, attr unsafe.Pointer, size uintptr) (int, error) {
 	return int(fd), nil
 }
 
+// loadRetries bounds the retries of a verifier interrupted by a signal.
+const loadRetries = 100
+
+// loadOnce is BPF_PROG_LOAD, retried while it fails with EAGAIN: since Linux
+// 4.20 a signal interrupts the verifier that way, and the Go runtime signals
+// its threads (SIGURG preemption) often enough to hit a slow verifier, as
+// under qemu's TCG.
+func loadOnce(attr *progLoadAttr) (fd int, err error) {
+	for range loadRetries {
+		fd, err = bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(attr), unsafe.Sizeof(*attr))
+		if !errors.Is(err, unix.EAGAIN) {
+			break
+		}
+	}
+	return fd, err
+}
+
 // load hands the program to the kernel's verifier; on a refusal the error
 // carries the verifier's log.
 func load(prog []insn) (int, error) {
@@ -80,14 +97,14 @@ func load(prog []insn) (int, error) {
 		license:  unsafe.Pointer(&license[0]),
 	}
 	copy(attr.progName[:], "ocirun_devices")
-	fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	fd, err := loadOnce(&attr)
 	if err == nil || !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EINVAL) {
 		return fd, err
 	}
 	// Again, with the verifier's log to say why.
 	log := make([]byte, 64<<10)
 	attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(log)), unsafe.Pointer(&log[0])
-	if fd, err2 := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err2 == nil {
+	if fd, err2 := loadOnce(&attr); err2 == nil {
 		return fd, nil // refused once, loaded now: nothing wrong with the program
 	}
 	if n := indexZero(log); n > 0 {

@@ -6,9 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
@@ -146,5 +150,47 @@ func TestVerifierRefusalIsExplained(t *testing.T) {
 	_, err := load([]insn{ins(opMov64Imm, r0, 0, 0, 1)}) // no exit
 	if err == nil || !strings.Contains(err.Error(), "verifier:") {
 		t.Fatalf("load of a program without exit: %v", err)
+	}
+}
+
+// TestLoadSurvivesSignals: a signal that lands while the verifier runs makes
+// BPF_PROG_LOAD fail with EAGAIN; the Go runtime's preemption signals did so
+// under qemu's TCG. The load retries instead of failing the container. The
+// signals come every 2 ms at a program that takes a tenth of that to verify
+// here: most loads meet none, but two hundred without a retry meet some.
+func TestLoadSurvivesSignals(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	var rules []configs.DeviceRule
+	for i := range int64(10) {
+		rules = append(rules, rule(i%2 == 0, 'c', 10+i, i, "rwm"))
+	}
+	prog := Program(rules)
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pid, tid := unix.Getpid(), unix.Gettid()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = unix.Tgkill(pid, tid, unix.SIGURG) // the signal Go preempts with
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 200 {
+		fd, err := load(prog)
+		if err != nil {
+			t.Fatalf("load %d of a %d-instruction program under signals: %v", i, len(prog), err)
+		}
+		unix.Close(fd)
 	}
 }
