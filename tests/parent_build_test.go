@@ -134,66 +134,89 @@ func TestParentBuildsDefaultContainer(t *testing.T) {
 	r.assertEmptyRoot()
 }
 
-// ocirun run from inside a chroot (a directory, not a mount): the Go init
-// refuses ("make / slave": its root is no mount point), and so must the
-// parent's builder, whose namespace's root is not the chroot. It once
-// pivoted its own root and left pid 1 in the chroot, which the container
-// could then write to.
+// ocirun run from inside a chroot. A plain directory: the Go init refuses
+// ("make / slave": its root is no mount point), and so must the parent's
+// builder, whose namespace's root is not the chroot (it once pivoted its
+// own root and left pid 1 in the chroot, which the container could then
+// write to). A chroot that is a mount point: both run the container, in its
+// rootfs; pid 1 once stayed at its mount namespace's root (setns put it
+// there), which pivot_root does not move, and ran the process in the host's
+// root.
 func TestCreateInsideChroot(t *testing.T) {
-	dir := t.TempDir()
-	chr := filepath.Join(dir, "chr")
-	for _, d := range []string{"proc", "sys", "dev", "run", "bundle", "etc", "bin", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(chr, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for src, dst := range map[string]string{testEnv.bin: "ocirun", filepath.Join(testEnv.rootfs, "bin", "busybox"): "bin/busybox"} {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(chr, dst), data, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink("busybox", filepath.Join(chr, "bin", "sh")); err != nil {
-		t.Fatal(err)
-	}
-	marker := filepath.Join(chr, "etc", "marker")
-	if err := os.WriteFile(marker, []byte("original\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	spec := specconv.Example()
-	// The same path inside the chroot and out: a builder that resolved it
-	// outside would find a rootfs too.
-	spec.Root.Path = testEnv.rootfs
-	if err := os.MkdirAll(filepath.Join(chr, testEnv.rootfs), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	spec.Process.Terminal = false
-	spec.Process.Args = []string{"sh", "-c", "echo escaped >> /etc/marker"}
-	writeSpec(t, filepath.Join(chr, "bundle"), spec)
-	script := `set -e
+	for _, tc := range []struct {
+		name, bindChroot string
+		succeeds         bool
+	}{
+		{"directory", "", false},
+		{"mount point", `mount --bind "$1" "$1"`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			chr := filepath.Join(dir, "chr")
+			for _, d := range []string{"proc", "sys", "dev", "run", "bundle", "etc", "bin", "tmp"} {
+				if err := os.MkdirAll(filepath.Join(chr, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for src, dst := range map[string]string{testEnv.bin: "ocirun", filepath.Join(testEnv.rootfs, "bin", "busybox"): "bin/busybox"} {
+				data, err := os.ReadFile(src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(chr, dst), data, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink("busybox", filepath.Join(chr, "bin", "sh")); err != nil {
+				t.Fatal(err)
+			}
+			marker := filepath.Join(chr, "etc", "marker")
+			if err := os.WriteFile(marker, []byte("original\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Only in the host's root: a process that sees it is not in its rootfs.
+			hostOnly := filepath.Join(dir, "host-only")
+			if err := os.WriteFile(hostOnly, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			spec := specconv.Example()
+			// The same path inside the chroot and out: a builder that resolved it
+			// outside would find a rootfs too.
+			spec.Root.Path = testEnv.rootfs
+			if err := os.MkdirAll(filepath.Join(chr, testEnv.rootfs), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			spec.Process.Terminal = false
+			spec.Process.Args = []string{"sh", "-c", "if test -e /etc/marker; then echo escaped >> /etc/marker; fi; " +
+				"if test -e " + hostOnly + " || test -e /etc/marker; then echo escaped; else echo contained; fi"}
+			writeSpec(t, filepath.Join(chr, "bundle"), spec)
+			script := `set -e
+` + tc.bindChroot + `
 mount -t proc proc "$1/proc"
 mount --rbind /sys "$1/sys"
 mount --rbind /dev "$1/dev"
 mount --bind "$2" "$1$2"
 exec chroot "$1" /ocirun --root /run/oc run --bundle /bundle chrooted`
-	out := map[string]string{}
-	for _, goInit := range []string{"", "1"} {
-		cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", chr, testEnv.rootfs)
-		cmd.Env = append(os.Environ(), "OCIRUN_GO_INIT="+goInit)
-		b, err := cmd.CombinedOutput()
-		if err == nil {
-			t.Errorf("OCIRUN_GO_INIT=%q: run inside a chroot succeeded: %s", goInit, b)
-		}
-		out[goInit] = string(b)
-		if data, _ := os.ReadFile(marker); string(data) != "original\n" {
-			t.Fatalf("OCIRUN_GO_INIT=%q: the container wrote to the chroot's /etc/marker: %q", goInit, data)
-		}
-	}
-	if out[""] != out["1"] {
-		t.Errorf("parent-built: %q, Go init: %q", out[""], out["1"])
+			out := map[string]string{}
+			for _, goInit := range []string{"", "1"} {
+				cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", chr, testEnv.rootfs)
+				cmd.Env = append(os.Environ(), "OCIRUN_GO_INIT="+goInit)
+				b, err := cmd.CombinedOutput()
+				if (err == nil) != tc.succeeds {
+					t.Errorf("OCIRUN_GO_INIT=%q: run inside a chroot: %v: %s", goInit, err, b)
+				}
+				if tc.succeeds && string(b) != "contained\n" {
+					t.Errorf("OCIRUN_GO_INIT=%q: the container ran outside its rootfs: %q", goInit, b)
+				}
+				out[goInit] = string(b)
+				if data, _ := os.ReadFile(marker); string(data) != "original\n" {
+					t.Fatalf("OCIRUN_GO_INIT=%q: the container wrote to the chroot's /etc/marker: %q", goInit, data)
+				}
+			}
+			if out[""] != out["1"] {
+				t.Errorf("parent-built: %q, Go init: %q", out[""], out["1"])
+			}
+		})
 	}
 }
 
