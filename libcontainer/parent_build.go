@@ -28,20 +28,20 @@ import (
 // container the parent builds it itself instead:
 //
 //  1. a thread of the parent, the builder, starts with create: it leaves
-//     the process's shared fs state and makes the container's network
-//     namespace (startBuilder);
-//  2. the parent clones pid 1 straight into the other new namespaces,
-//     running our sealed binary's C constructor alone (nsenter/pid1.c),
-//     which joins the builder's network namespace; it makes the cgroup
+//     the process's shared fs state and makes the container's network,
+//     ipc, uts and mount namespaces (startBuilder);
+//  2. the parent clones pid 1 into a new pid namespace, running our sealed
+//     binary's C constructor alone (nsenter/pid1.c), which joins the
+//     builder's namespaces and takes its root; it makes the cgroup
 //     meanwhile (on a host without cgroup2; else first, and pid 1 is cloned
 //     into it);
-//  3. the builder joins pid 1's mount, uts and ipc namespaces and its root,
-//     and builds the rootfs with the code the Go init runs (prepareRootfs,
-//     pivot_root, hostname, sysctl, masked and read-only paths); pid 1 makes
-//     the proc mounts, whose pid namespace is their maker's, and joins its
-//     cgroups when the builder sends them, before pivot_root, which moves
-//     pid 1's root with the thread's; the thread then ends, never to run
-//     anything else;
+//  3. the builder builds the rootfs with the code the Go init runs
+//     (prepareRootfs, pivot_root, hostname, sysctl, masked and read-only
+//     paths); pid 1 makes the proc mounts, whose pid namespace is their
+//     maker's, and joins its cgroups when the builder sends them (after the
+//     first proc mount, while the builder goes on), before pivot_root, which
+//     moves pid 1's root with the thread's; the thread then ends, never to
+//     run anything else;
 //  4. meanwhile the parent saves the state, writes the limits and compiles
 //     the seccomp filter;
 //  5. pid 1 gets the process's plan (ids, capabilities, no_new_privs, the
@@ -194,12 +194,12 @@ func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) erro
 		return err
 	}
 	defer f.close()
-	netns, err := b.ready()
+	ns, err := b.ready()
 	if err != nil {
 		return err
 	}
 	pid, _, err := startInit(opts.Root, cgroupDir, opts.Stdin, opts.Stdout, opts.Stderr, opts.PreserveFds,
-		pid1Kind(cfg, netns != nil), f.passed(netns)...)
+		pid1Kind(cfg, ns), f.passed(ns.files[:]...)...)
 	f.started()
 	if err != nil {
 		return err
@@ -232,28 +232,33 @@ func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) erro
 	return saveState(c.dir, c.state)
 }
 
-// pid1Kind is how pid 1 is started: cloned into every namespace but the
-// cgroup namespace (which it makes once in its cgroups) and the network
-// namespace when the builder made it (pid 1 joins that first thing); in a
-// session of its own (as the Go init makes one); with "/" as its cwd
-// (pivot_root moves the root and cwd of every task whose are the old
-// root's); as `ocirun pid1`.
-func pid1Kind(cfg *configs.Config, netns bool) initKind {
+// pid1Kind is how pid 1 is started: cloned into the namespaces the builder
+// has not made (the pid namespace; the cgroup namespace it makes once in
+// its cgroups), joining the builder's first thing; in a session of its own
+// (as the Go init makes one); as `ocirun pid1`.
+func pid1Kind(cfg *configs.Config, made builderNamespaces) initKind {
 	var flags uintptr
 	for _, ns := range cfg.Namespaces {
-		if ns.Type != "cgroup" && !(netns && ns.Type == "network") {
+		if ns.Type != "cgroup" && made.file(ns.Type) == nil {
 			flags |= uintptr(cloneFlags[ns.Type])
 		}
 	}
 	return initKind{
 		argv: []string{"ocirun", "pid1"},
 		env: func(fds []int) []string {
-			// The last is the sealed binary it was exec'd from, which it closes.
-			netnsFd := -1
-			if netns {
-				netnsFd = fds[2]
+			// After the socket and the exec socket come the builder's
+			// files that exist, in order; the last is the sealed binary
+			// pid 1 was exec'd from, which it closes.
+			spec := fmt.Sprintf("_OCIRUN_PID1=%d,%d,%d", fds[0], fds[1], fds[len(fds)-1])
+			next := 2
+			for _, f := range made.files {
+				fd := -1
+				if f != nil {
+					fd, next = fds[next], next+1
+				}
+				spec += fmt.Sprintf(",%d", fd)
 			}
-			return []string{fmt.Sprintf("_OCIRUN_PID1=%d,%d,%d,%d", fds[0], fds[1], fds[len(fds)-1], netnsFd)}
+			return []string{spec}
 		},
 		sys: syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
 		dir: "/",
@@ -290,29 +295,37 @@ func (c *Container) whileBuilt(pid int, cfg *configs.Config, cgroup func() pid1C
 
 // buildFromParent builds pid 1's rootfs from a thread of ours and returns
 // the process's environment (HOME from the container's /etc/passwd).
-// It runs on the builder's thread (startBuilder), already in the container's
-// network namespace.
+// It runs on the builder's thread (startBuilder), in the namespaces it made,
+// which pid 1 has joined, with pid 1's root.
 func buildFromParent(pid int, cfg *configs.Config, sock *os.File, cgroup func() pid1Cgroup) ([]string, error) {
-	if err := enterPid1Namespaces(pid, cfg); err != nil {
-		// pid 1 may have failed first (joining the network namespace): its words then.
-		if perr := pid1Failure(sock); perr != nil {
-			return nil, perr
-		}
-		return nil, err
-	}
 	unix.Umask(0) // device nodes and mount targets get exactly the modes asked for
-	joined := false
+	// pid 1 joins its cgroups (~0.4 ms on a v1 host) while the builder
+	// goes on: asked right after its first proc mount, its answer read when
+	// needed (a cgroup mount, pivot_root) or before pid 1's next answer (they
+	// come in order). Without a proc mount it is asked when needed.
+	asked, joined := false, false
+	var joinErr error
+	askJoin := func() {
+		if !asked {
+			asked = true
+			joinErr = askPid1ToJoin(sock, cfg, cgroup())
+		}
+	}
 	join := func() error {
-		if joined {
-			return nil
+		askJoin()
+		if joinErr != nil || joined {
+			return joinErr
 		}
-		if err := askPid1ToJoin(sock, cfg, cgroup()); err != nil {
-			return err
-		}
-		joined = true
-		return nil
+		joinErr = asConstructor(expectPid1(sock, msgPid1Joined, nil))
+		joined = joinErr == nil
+		return joinErr
 	}
 	mountProc := func(m *configs.Mount, target *os.File) error {
+		if asked {
+			if err := join(); err != nil {
+				return err
+			}
+		}
 		if err := writeMsgFd(sock, msgPid1Mount, encodeMount(m), int(target.Fd())); err != nil {
 			return fmt.Errorf("ask init to mount: %w", err)
 		}
@@ -323,6 +336,7 @@ func buildFromParent(pid int, cfg *configs.Config, sock *os.File, cgroup func() 
 		if e := binary.LittleEndian.Uint32(errno[:]); e != 0 {
 			return syscall.Errno(e)
 		}
+		askJoin()
 		return nil
 	}
 	inCgroupNS := false
@@ -362,7 +376,7 @@ func buildFromParent(pid int, cfg *configs.Config, sock *os.File, cgroup func() 
 
 // askPid1ToJoin sends pid 1 its cgroups (the tasks files, whether to make a
 // cgroup namespace, the memory cgroup's tasks file attached when it joins
-// that at the end) and waits until it is in them.
+// that at the end); it answers msgPid1Joined once it is in them.
 func askPid1ToJoin(sock *os.File, cfg *configs.Config, r pid1Cgroup) error {
 	if r.err != nil {
 		return r.err
@@ -381,64 +395,16 @@ func askPid1ToJoin(sock *os.File, cfg *configs.Config, r pid1Cgroup) error {
 	if err != nil {
 		return fmt.Errorf("send init its cgroups: %w", err)
 	}
-	return asConstructor(expectPid1(sock, msgPid1Joined, nil))
-}
-
-// enterPid1Namespaces moves this thread into pid 1's mount, uts and ipc
-// namespaces (the network namespace is the thread's own making), and into
-// its root. setns puts the thread at the namespace's root, which is pid 1's
-// only when ours was our namespace's: under a chroot, pid 1's root is the
-// chroot's copy, and pivot_root from elsewhere would leave pid 1 where it
-// was. The thread takes pid 1's root itself, so everything it does resolves
-// as pid 1 sees it and fails where the Go init would.
-func enterPid1Namespaces(pid int, cfg *configs.Config) error {
-	var fds []int
-	defer func() {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	}()
-	rootPath := fmt.Sprintf("/proc/%d/root", pid)
-	root, err := unix.Open(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", rootPath, err)
-	}
-	fds = append(fds, root)
-	// Opened before any is joined: the paths are the host's.
-	kinds := []string{"ipc", "uts", "mount"}
-	for _, t := range kinds {
-		fd := -1
-		if cfg.Has(t) {
-			path := fmt.Sprintf("/proc/%d/ns/%s", pid, nsFiles[t])
-			var err error
-			if fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-				return fmt.Errorf("open %s: %w", path, err)
-			}
-		}
-		fds = append(fds, fd)
-	}
-	for i, t := range kinds {
-		if fd := fds[1+i]; fd >= 0 {
-			if err := unix.Setns(fd, int(cloneFlags[t])); err != nil {
-				return fmt.Errorf("join the init's %s namespace: %w", t, err)
-			}
-		}
-	}
-	if err := unix.Fchdir(root); err != nil {
-		return fmt.Errorf("chdir to the init's root: %w", err)
-	}
-	if err := unix.Chroot("."); err != nil {
-		return fmt.Errorf("chroot to the init's root: %w", err)
-	}
 	return nil
 }
 
 // builderThread is the thread that builds the container, started as soon
 // as create knows the parent builds it: it leaves the process's shared fs
-// state and makes the container's network namespace (the costliest to make:
-// 0.6 ms of a clone here) while create goes on, then waits for pid 1.
+// state and makes the container's network, ipc, uts and mount namespaces
+// (the network namespace alone was 0.6 ms of pid 1's clone here) while
+// create goes on, then waits for pid 1, which joins them.
 type builderThread struct {
-	ready func() (*os.File, error) // once prepared: the network namespace it is in, or nil
+	ready func() (builderNamespaces, error) // once prepared: what pid 1 joins
 	start chan builderStart
 	done  chan built
 }
@@ -454,13 +420,42 @@ type built struct {
 	err error
 }
 
+// builderNSKinds are the namespaces the builder makes, in the order pid 1
+// joins them (pid1.c): the network namespace first, the mount namespace
+// last, then the builder's root.
+var builderNSKinds = [...]string{"network", "ipc", "uts", "mount"}
+
+// builderNamespaces are the files of the namespaces the builder made (nil
+// for a kind the config does not have) and of its root, for pid 1.
+type builderNamespaces struct {
+	files [len(builderNSKinds) + 1]*os.File
+}
+
+// file is the namespace of this kind the builder made, or nil.
+func (n builderNamespaces) file(kind string) *os.File {
+	for i, k := range builderNSKinds {
+		if k == kind {
+			return n.files[i]
+		}
+	}
+	return nil
+}
+
+func (n builderNamespaces) close() {
+	for _, f := range n.files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
 func startBuilder(cfg *configs.Config) *builderThread {
 	prepared := make(chan error, 1)
-	var netns *os.File
+	var made builderNamespaces
 	b := &builderThread{start: make(chan builderStart, 1), done: make(chan built, 1)}
-	b.ready = sync.OnceValues(func() (*os.File, error) {
-		err := <-prepared // first: netns is written before it is sent
-		return netns, err
+	b.ready = sync.OnceValues(func() (builderNamespaces, error) {
+		err := <-prepared // first: made is written before it is sent
+		return made, err
 	})
 	go func() {
 		// Never unlocked: the thread, in the container's namespaces and
@@ -468,7 +463,7 @@ func startBuilder(cfg *configs.Config) *builderThread {
 		// one, and the main goroutine holds the main thread).
 		runtime.LockOSThread()
 		var err error
-		netns, err = prepareBuilder(cfg)
+		made, err = prepareBuilder(cfg)
 		prepared <- err
 		s, ok := <-b.start
 		if !ok {
@@ -484,32 +479,52 @@ func startBuilder(cfg *configs.Config) *builderThread {
 	return b
 }
 
-// prepareBuilder unshares this thread's fs state (setns into a mount
-// namespace refuses a thread that shares root, cwd and umask with others)
-// and, when the config has one, makes the network namespace, returning it.
-func prepareBuilder(cfg *configs.Config) (*os.File, error) {
+// prepareBuilder unshares this thread's fs state (its own root, cwd and
+// umask: unshare and setns of a mount namespace need them) and makes the
+// config's network, ipc, uts and mount namespaces, returning them and its
+// root: setns puts pid 1 at its mount namespace's root, which is not ours
+// under a chroot; pid 1 then takes the builder's, so that pivot_root moves
+// both.
+func prepareBuilder(cfg *configs.Config) (builderNamespaces, error) {
+	var made builderNamespaces
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return nil, fmt.Errorf("unshare the builder's fs state: %w", err)
+		return made, fmt.Errorf("unshare the builder's fs state: %w", err)
 	}
-	if !cfg.Has("network") {
-		return nil, nil
+	var flags int
+	for _, k := range builderNSKinds {
+		if cfg.Has(k) {
+			flags |= int(cloneFlags[k])
+		}
 	}
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		return nil, fmt.Errorf("make a network namespace: %w", err)
+	if err := unix.Unshare(flags); err != nil {
+		return made, fmt.Errorf("make the container's namespaces: %w", err)
 	}
-	f, err := os.Open("/proc/thread-self/ns/net")
+	for i, k := range builderNSKinds {
+		if !cfg.Has(k) {
+			continue
+		}
+		f, err := os.Open("/proc/thread-self/ns/" + nsFiles[k])
+		if err != nil {
+			made.close()
+			return builderNamespaces{}, fmt.Errorf("open the new %s namespace: %w", k, err)
+		}
+		made.files[i] = f
+	}
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open the new network namespace: %w", err)
+		made.close()
+		return builderNamespaces{}, fmt.Errorf("open the builder's root: %w", err)
 	}
-	return f, nil
+	made.files[len(builderNSKinds)] = root
+	return made, nil
 }
 
 // finish, once create is over, ends the thread if it never got pid 1 and
-// closes the network namespace's file (pid 1 is in it, if it got that far).
+// closes the namespaces' files (pid 1 is in them, if it got that far).
 func (b *builderThread) finish() {
 	close(b.start)
-	if f, _ := b.ready(); f != nil {
-		f.Close()
+	if made, err := b.ready(); err == nil {
+		made.close()
 	}
 }
 

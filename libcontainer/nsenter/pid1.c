@@ -1,12 +1,13 @@
 // pid1.c: a created container's first process when the parent builds the
 // container itself (libcontainer/parent_build.go). The parent clones it
-// straight into the new namespaces (not the cgroup namespace) and execs our
-// sealed binary as `ocirun pid1` with _OCIRUN_PID1=SOCK,LISTEN,EXE,NETNS its
-// only environment (NETNS: a network namespace the parent made ahead, to
-// join first, or -1); this constructor branch is all it ever runs: no Go runtime
-// starts in the container. It serves the parent, which builds the rootfs
-// from a thread of its own in our mount namespace, and makes the cgroup
-// meanwhile:
+// into a new pid namespace and execs our sealed binary as `ocirun pid1` with
+// _OCIRUN_PID1=SOCK,LISTEN,EXE,NET,IPC,UTS,MNT,ROOT its only environment:
+// the namespaces the parent's builder thread made ahead (-1 for one the
+// container does not have), which it joins first, and the builder's root,
+// which it takes (parent_build.go, builderNSKinds). This constructor branch
+// is all it ever runs: no Go runtime starts in the container. It serves the
+// parent, whose thread builds the rootfs in the mount namespace they share,
+// and makes the cgroup meanwhile:
 //   - a mount: the mounts whose kind is bound to the pid namespace of
 //     whoever makes them (proc) are made here, on a target the parent
 //     resolved and sent as an fd;
@@ -402,11 +403,35 @@ static void apply_plan(char *buf, uint32_t len, int lfd, int memcg)
 	ocirun_wait_start(p1_sock, lfd, memcg, args, env);
 }
 
+// join_builder moves us into the namespaces the builder made, before
+// anything else, and into its root: setns of a mount namespace leaves us at
+// the namespace's root, which under a chroot is not the builder's, and
+// pivot_root moves only the tasks whose root is the one it replaces.
+static void join_builder(int ns[4], int root)
+{
+	static const struct {
+		int flag;
+		const char *name;
+	} kinds[4] = { { CLONE_NEWNET, "network" }, { CLONE_NEWIPC, "ipc" }, { CLONE_NEWUTS, "uts" },
+		       { CLONE_NEWNS, "mount" } };
+
+	for (int i = 0; i < 4; i++) {
+		if (ns[i] < 3)
+			continue;
+		if (setns(ns[i], kinds[i].flag) < 0)
+			p1_fail(errno, "join the %s namespace", kinds[i].name);
+		close(ns[i]);
+	}
+	if (fchdir(root) < 0 || chroot(".") < 0)
+		p1_fail(errno, "take the builder's root");
+	close(root);
+}
+
 // ocirun_pid1 returns when this process is not a parent-built pid 1;
 // otherwise it never returns.
 void ocirun_pid1(int argc, char **argv, char **envp)
 {
-	int lfd, exe, netns, memcg = -1, joined = 0, n = 0;
+	int lfd, exe, ns[4], root, memcg = -1, joined = 0, n = 0;
 	const char *spec = NULL;
 
 	if (argc != 2 || strcmp(argv[1], "pid1") != 0 || envp == NULL)
@@ -416,7 +441,8 @@ void ocirun_pid1(int argc, char **argv, char **envp)
 			spec = *e + strlen(PID1_ENV);
 	if (spec == NULL)
 		return;
-	if (sscanf(spec, "%d,%d,%d,%d%n", &p1_sock, &lfd, &exe, &netns, &n) != 4 || n == 0 || p1_sock < 3 || lfd < 3)
+	if (sscanf(spec, "%d,%d,%d,%d,%d,%d,%d,%d%n", &p1_sock, &lfd, &exe, &ns[0], &ns[1], &ns[2], &ns[3], &root,
+		   &n) != 8 || n == 0 || p1_sock < 3 || lfd < 3 || root < 3)
 		_exit(1);
 	if (exe >= 3 && exe != p1_sock && exe != lfd)
 		close(exe); // the sealed binary we were exec'd from: nothing of ours stays open
@@ -425,12 +451,7 @@ void ocirun_pid1(int argc, char **argv, char **envp)
 	// makes it dumpable again.
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		_exit(1);
-	// The network namespace the parent made ahead, before anything else.
-	if (netns >= 3) {
-		if (setns(netns, CLONE_NEWNET) < 0)
-			p1_fail(errno, "join the network namespace");
-		close(netns);
-	}
+	join_builder(ns, root);
 	for (;;) {
 		uint32_t type, len;
 		int fd;
