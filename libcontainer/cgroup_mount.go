@@ -21,17 +21,11 @@ import (
 // proc names the container's process under /proc: "self" in the Go init, pid
 // 1's pid for the parent's builder thread (whose namespaces are the thread's,
 // so its mounts are read from /proc/thread-self).
-func mountCgroup(root *os.File, m *configs.Mount, dest string, target *os.File, userns bool, proc string) error {
-	mi, err := os.Open("/proc/thread-self/mountinfo")
+func mountCgroup(root *os.File, m *configs.Mount, dest string, target *os.File, userns bool, proc string,
+	hierarchies func() ([]*mountinfo.Info, error)) error {
+	hosts, err := hierarchies()
 	if err != nil {
-		return fmt.Errorf("read mountinfo: %w", err)
-	}
-	hosts, err := mountinfo.GetMountsFromReader(mi, func(i *mountinfo.Info) (skip, stop bool) {
-		return !(i.FSType == "cgroup" || i.FSType == "cgroup2") || !strings.HasPrefix(i.Mountpoint, "/sys/fs/cgroup"), false
-	})
-	mi.Close()
-	if err != nil {
-		return fmt.Errorf("read mountinfo: %w", err)
+		return err
 	}
 	own, err := ownCgroups(proc)
 	if err != nil {
@@ -76,6 +70,23 @@ func mountCgroup(root *os.File, m *configs.Mount, dest string, target *os.File, 
 		}
 	}
 	return nil
+}
+
+// hostHierarchies reads the cgroup hierarchies mounted under /sys/fs/cgroup
+// in this thread's mount namespace.
+func hostHierarchies() ([]*mountinfo.Info, error) {
+	mi, err := os.Open("/proc/thread-self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	defer mi.Close()
+	hosts, err := mountinfo.GetMountsFromReader(mi, func(i *mountinfo.Info) (skip, stop bool) {
+		return !(i.FSType == "cgroup" || i.FSType == "cgroup2") || !strings.HasPrefix(i.Mountpoint, "/sys/fs/cgroup"), false
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	return hosts, nil
 }
 
 // mountHierarchy mounts one host hierarchy on target; reopen returns the new

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -24,6 +25,7 @@ type fromParent struct {
 	pid         int
 	mountProc   func(m *configs.Mount, target *os.File) error
 	enterCgroup func() error
+	hierarchies func() ([]*mountinfo.Info, error) // hostHierarchies, read once
 }
 
 // mountInRoot performs one spec mount inside the rootfs. The target is
@@ -41,10 +43,10 @@ func mountInRoot(root *os.File, m *configs.Mount, userns bool, fp *fromParent) e
 		err = bindMount(root, m, dest, target)
 	case (m.Type == "cgroup" || m.Type == "cgroup2") && fp != nil:
 		if err = fp.enterCgroup(); err == nil {
-			err = mountCgroup(root, m, dest, target, userns, strconv.Itoa(fp.pid))
+			err = mountCgroup(root, m, dest, target, userns, strconv.Itoa(fp.pid), fp.hierarchies)
 		}
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		err = mountCgroup(root, m, dest, target, userns, "self")
+		err = mountCgroup(root, m, dest, target, userns, "self", hostHierarchies)
 	case m.Type == "proc" && fp != nil:
 		err = fp.mountProc(m, target)
 	default:

@@ -158,8 +158,9 @@ func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) erro
 	}
 	// The cgroup, with the config encoded for the state on the way: both
 	// are needed only once pid 1 joins and the state is saved.
-	made := make(chan pid1Cgroup, 1)
+	made, madeDone := make(chan pid1Cgroup, 1), make(chan struct{})
 	makeCgroup := func() {
+		defer close(madeDone)
 		r := pid1Cgroup{}
 		if r.err = c.state.SetConfig(cfg); r.err == nil {
 			r.cg, r.err = c.makeCgroupIn(layout, cfg)
@@ -209,7 +210,14 @@ func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) erro
 	}
 
 	// The thread builds while this goroutine does the rest.
-	b.start <- builderStart{pid: pid, sock: f.parent, cgroup: cgroup}
+	b.start <- builderStart{pid: pid, sock: f.parent, cgroup: cgroup, cgroupMade: func() bool {
+		select {
+		case <-madeDone:
+			return true
+		default:
+			return false
+		}
+	}}
 	bpf, sflags, err := c.whileBuilt(pid, cfg, cgroup)
 	r := <-b.done
 	if err != nil {
@@ -296,19 +304,46 @@ func (c *Container) whileBuilt(pid int, cfg *configs.Config, cgroup func() pid1C
 // buildFromParent builds pid 1's rootfs from a thread of ours and returns
 // the process's environment (HOME from the container's /etc/passwd).
 // It runs on the builder's thread (startBuilder), in the namespaces it made,
-// which pid 1 has joined, with pid 1's root.
-func buildFromParent(pid int, cfg *configs.Config, sock *os.File, cgroup func() pid1Cgroup) ([]string, error) {
+// as soon as they are made: what precedes the first proc mount (propagation,
+// the rootfs bind, the mounts before it) overlaps pid 1's clone, and it
+// waits for pid 1 (which joins those namespaces and takes the thread's root
+// before it reads anything) where it first needs it.
+func buildFromParent(cfg *configs.Config, start <-chan builderStart) ([]string, error) {
 	unix.Umask(0) // device nodes and mount targets get exactly the modes asked for
+	fp := &fromParent{hierarchies: sync.OnceValues(hostHierarchies)}
+	var p1 builderStart
+	pid1 := func() error {
+		if p1.sock != nil {
+			return nil
+		}
+		if hasCgroupMount(cfg) {
+			fp.hierarchies() // while pid 1 is cloned; an error is the cgroup mount's
+		}
+		s, ok := <-start
+		if !ok {
+			return errCreateEnded
+		}
+		p1, fp.pid = s, s.pid
+		return nil
+	}
 	// pid 1 joins its cgroups (~0.4 ms on a v1 host) while the builder
-	// goes on: asked right after its first proc mount, its answer read when
-	// needed (a cgroup mount, pivot_root) or before pid 1's next answer (they
-	// come in order). Without a proc mount it is asked when needed.
+	// goes on: asked right after its last proc mount if the cgroup is made
+	// by then, its answer read when needed (a cgroup mount, pivot_root) or
+	// before pid 1's next answer (they come in order); else asked when needed.
 	asked, joined := false, false
 	var joinErr error
 	askJoin := func() {
 		if !asked {
 			asked = true
-			joinErr = askPid1ToJoin(sock, cfg, cgroup())
+			if joinErr = pid1(); joinErr == nil {
+				joinErr = askPid1ToJoin(p1.sock, cfg, p1.cgroup())
+			}
+		}
+	}
+	procMounts := 0
+	for _, m := range cfg.Mounts {
+		if m.Type == "proc" {
+			procMounts++
 		}
 	}
 	join := func() error {
@@ -316,42 +351,46 @@ func buildFromParent(pid int, cfg *configs.Config, sock *os.File, cgroup func() 
 		if joinErr != nil || joined {
 			return joinErr
 		}
-		joinErr = asConstructor(expectPid1(sock, msgPid1Joined, nil))
+		joinErr = asConstructor(expectPid1(p1.sock, msgPid1Joined, nil))
 		joined = joinErr == nil
 		return joinErr
 	}
-	mountProc := func(m *configs.Mount, target *os.File) error {
+	fp.mountProc = func(m *configs.Mount, target *os.File) error {
+		if err := pid1(); err != nil {
+			return err
+		}
 		if asked {
 			if err := join(); err != nil {
 				return err
 			}
 		}
-		if err := writeMsgFd(sock, msgPid1Mount, encodeMount(m), int(target.Fd())); err != nil {
-			return fmt.Errorf("ask init to mount: %w", err)
+		if err := writeMsgFd(p1.sock, msgPid1Mount, encodeMount(m), int(target.Fd())); err != nil {
+			return orPid1Failure(p1.sock, fmt.Errorf("ask init to mount: %w", err))
 		}
 		var errno [4]byte
-		if err := expectPid1(sock, msgPid1Mounted, errno[:]); err != nil {
+		if err := asConstructor(expectPid1(p1.sock, msgPid1Mounted, errno[:])); err != nil {
 			return err
 		}
 		if e := binary.LittleEndian.Uint32(errno[:]); e != 0 {
 			return syscall.Errno(e)
 		}
-		askJoin()
+		if procMounts--; procMounts == 0 && p1.cgroupMade() {
+			askJoin()
+		}
 		return nil
 	}
 	inCgroupNS := false
-	enterCgroup := func() error {
+	fp.enterCgroup = func() error {
 		if err := join(); err != nil || inCgroupNS || !cfg.Has("cgroup") {
 			return err
 		}
 		// pid 1 made its cgroup namespace before it said it joined.
-		if err := joinNamespace(pid, "cgroup"); err != nil {
+		if err := joinNamespace(p1.pid, "cgroup"); err != nil {
 			return err
 		}
 		inCgroupNS = true
 		return nil
 	}
-	fp := &fromParent{pid: pid, mountProc: mountProc, enterCgroup: enterCgroup}
 	if err := prepareRootfs(cfg, fp); err != nil {
 		return nil, err
 	}
@@ -393,9 +432,18 @@ func askPid1ToJoin(sock *os.File, cfg *configs.Config, r pid1Cgroup) error {
 		err = nsenter.WriteMsg(sock, msgPid1Join, payload)
 	}
 	if err != nil {
-		return fmt.Errorf("send init its cgroups: %w", err)
+		return orPid1Failure(sock, fmt.Errorf("send init its cgroups: %w", err))
 	}
 	return nil
+}
+
+// orPid1Failure is pid 1's own error when it sent one before it exited
+// (a write to it then fails with EPIPE), else err.
+func orPid1Failure(sock *os.File, err error) error {
+	if perr := pid1Failure(sock); perr != nil {
+		return perr
+	}
+	return err
 }
 
 // builderThread is the thread that builds the container, started as soon
@@ -410,15 +458,28 @@ type builderThread struct {
 }
 
 type builderStart struct {
-	pid    int
-	sock   *os.File
-	cgroup func() pid1Cgroup
+	pid        int
+	sock       *os.File
+	cgroup     func() pid1Cgroup
+	cgroupMade func() bool // whether cgroup would return at once
 }
 
 type built struct {
 	env []string
 	err error
 }
+
+func hasCgroupMount(cfg *configs.Config) bool {
+	for _, m := range cfg.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
+}
+
+// errCreateEnded is the builder's when create failed before pid 1 existed.
+var errCreateEnded = errors.New("create ended before init started")
 
 // builderNSKinds are the namespaces the builder makes, in the order pid 1
 // joins them (pid1.c): the network namespace first, the mount namespace
@@ -465,16 +526,11 @@ func startBuilder(cfg *configs.Config) *builderThread {
 		var err error
 		made, err = prepareBuilder(cfg)
 		prepared <- err
-		s, ok := <-b.start
-		if !ok {
-			return // create failed before pid 1 existed
-		}
 		if err != nil {
-			b.done <- built{err: err}
-			return
+			return // create fails with err before pid 1 exists
 		}
-		env, err := buildFromParent(s.pid, cfg, s.sock, s.cgroup)
-		b.done <- built{env, err}
+		env, err := buildFromParent(cfg, b.start)
+		b.done <- built{env, err} // buffered: unread when create failed first
 	}()
 	return b
 }

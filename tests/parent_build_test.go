@@ -29,6 +29,7 @@ func TestParentBuiltMatchesGoInit(t *testing.T) {
 		"cat /proc/sys/net/ipv4/ip_forward",
 		"cat /proc/self/cgroup",
 		"ls /proc | grep -c '^[0-9]'",
+		"ls /mnt/proc2 | grep -c '^[0-9]'; ls /run/cg | wc -l",
 		"grep -E ' /proc/(kcore|keys|sys|timer_list) ' /proc/self/mountinfo | cut -d' ' -f5,6",
 		"mkdir /tmp/denied 2>&1 || echo mkdir denied",
 		"env | sort",
@@ -48,6 +49,11 @@ func TestParentBuiltMatchesGoInit(t *testing.T) {
 		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
 		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
 			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno}}}
+		// A cgroup mount before /proc (pid 1 joins its cgroups before any
+		// proc mount) and a second proc mount (it joins after the last).
+		s.Mounts = append([]specs.Mount{{Destination: "/run/cg", Type: "cgroup", Source: "cgroup",
+			Options: []string{"ro", "nosuid", "noexec", "nodev"}}}, s.Mounts...)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/proc2", Type: "proc", Source: "proc"})
 	}
 	r := newRT(t)
 	hostForward, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
@@ -72,11 +78,14 @@ func TestParentBuiltMatchesGoInit(t *testing.T) {
 	if out[false] != out[true] {
 		t.Errorf("the parent-built container differs from the Go init's:\n--- parent-built\n%s\n--- Go init\n%s", out[false], out[true])
 	}
+	if strings.Contains(out[false], "\n3\n3\n0\n") {
+		t.Errorf("no cgroup hierarchy under the cgroup mount:\n%s", out[false])
+	}
 	// And it is what the config asked for, not the same mistake twice.
 	// (3 processes in /proc: sh, ls and grep in a pid namespace of their own.)
 	for _, want := range []string{"uid=1000(user) gid=1001 groups=5(tty),65534(nogroup)", "NoNewPrivs:\t1",
 		"Seccomp:\t2", "CapAmb:\t0000000000000020", "\n800\n0\n0027\n/tmp\nbuilt\n1\n", "0::/\n",
-		"\n3\n/proc/sys ro,", "mkdir denied", "FROM_CONFIG=yes", "HOME=/home/user"} {
+		"\n3\n3\n", "\n/proc/sys ro,", "mkdir denied", "FROM_CONFIG=yes", "HOME=/home/user"} {
 		if !strings.Contains(out[false], want) {
 			t.Errorf("parent-built container: %q missing from:\n%s", want, out[false])
 		}

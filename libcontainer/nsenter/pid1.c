@@ -416,7 +416,7 @@ static void join_builder(int ns[4], int root)
 		       { CLONE_NEWNS, "mount" } };
 
 	for (int i = 0; i < 4; i++) {
-		if (ns[i] < 3)
+		if (ns[i] == -1)
 			continue;
 		if (setns(ns[i], kinds[i].flag) < 0)
 			p1_fail(errno, "join the %s namespace", kinds[i].name);
@@ -441,9 +441,14 @@ void ocirun_pid1(int argc, char **argv, char **envp)
 			spec = *e + strlen(PID1_ENV);
 	if (spec == NULL)
 		return;
+	// Every fd is ours (>= 3) or, for a namespace the container does not
+	// have, -1; the mount namespace it always has (parentBuilds).
 	if (sscanf(spec, "%d,%d,%d,%d,%d,%d,%d,%d%n", &p1_sock, &lfd, &exe, &ns[0], &ns[1], &ns[2], &ns[3], &root,
-		   &n) != 8 || n == 0 || p1_sock < 3 || lfd < 3 || root < 3)
+		   &n) != 8 || spec[n] != '\0' || p1_sock < 3 || lfd < 3 || root < 3 || ns[3] < 3)
 		_exit(1);
+	for (int i = 0; i < 3; i++)
+		if (ns[i] != -1 && ns[i] < 3)
+			_exit(1);
 	if (exe >= 3 && exe != p1_sock && exe != lfd)
 		close(exe); // the sealed binary we were exec'd from: nothing of ours stays open
 	// Not dumpable (CVE-2016-9962): we hold the parent's socket, the exec
