@@ -7,9 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Threads inherit their creator's policy, and sysmon starts some: every
-// new thread starts under SCHED_OTHER instead (libcontainer/nsenter/threads.c).
-//
 // Go's sysmon thread wakes every 20 µs for the first millisecond of a
 // process and backs off only after that: most of an ocirun command's life.
 // Each wake-up is a context switch, about a tenth of a create's CPU when a
