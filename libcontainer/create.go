@@ -74,7 +74,8 @@ func Create(opts CreateOpts) (*Container, error) {
 		return nil, err
 	}
 	// Most containers the parent builds (parent_build.go): its builder
-	// thread starts now, making the network namespace while create goes on.
+	// thread starts now, making the namespaces while create goes on, and
+	// touches the rootfs once the container's id is ours.
 	var builder *builderThread
 	if parentBuilds(opts.Config, &opts) {
 		builder = startBuilder(opts.Config)
@@ -83,6 +84,9 @@ func Create(opts CreateOpts) (*Container, error) {
 	c, err := newStateDir(opts.Root, opts.ID)
 	if err != nil {
 		return nil, err
+	}
+	if builder != nil {
+		builder.proceed()
 	}
 	c.state = &State{
 		ID:       opts.ID,

@@ -452,10 +452,16 @@ func orPid1Failure(sock *os.File, err error) error {
 // (the network namespace alone was 0.6 ms of pid 1's clone here) while
 // create goes on, then waits for pid 1, which joins them.
 type builderThread struct {
-	ready func() (builderNamespaces, error) // once prepared: what pid 1 joins
-	start chan builderStart
-	done  chan built
+	ready   func() (builderNamespaces, error) // once prepared: what pid 1 joins
+	idOwned chan struct{}                     // closed once the state directory is ours
+	aborted chan struct{}                     // closed by finish
+	start   chan builderStart
+	done    chan built
 }
+
+// proceed lets the builder at the rootfs: create owns the container's id
+// (a create that fails on an id in use leaves the rootfs untouched).
+func (b *builderThread) proceed() { close(b.idOwned) }
 
 type builderStart struct {
 	pid        int
@@ -513,7 +519,8 @@ func (n builderNamespaces) close() {
 func startBuilder(cfg *configs.Config) *builderThread {
 	prepared := make(chan error, 1)
 	var made builderNamespaces
-	b := &builderThread{start: make(chan builderStart, 1), done: make(chan built, 1)}
+	b := &builderThread{idOwned: make(chan struct{}), aborted: make(chan struct{}),
+		start: make(chan builderStart, 1), done: make(chan built, 1)}
 	b.ready = sync.OnceValues(func() (builderNamespaces, error) {
 		err := <-prepared // first: made is written before it is sent
 		return made, err
@@ -528,6 +535,11 @@ func startBuilder(cfg *configs.Config) *builderThread {
 		prepared <- err
 		if err != nil {
 			return // create fails with err before pid 1 exists
+		}
+		select {
+		case <-b.idOwned:
+		case <-b.aborted:
+			return
 		}
 		env, err := buildFromParent(cfg, b.start)
 		b.done <- built{env, err} // buffered: unread when create failed first
@@ -578,6 +590,7 @@ func prepareBuilder(cfg *configs.Config) (builderNamespaces, error) {
 // finish, once create is over, ends the thread if it never got pid 1 and
 // closes the namespaces' files (pid 1 is in them, if it got that far).
 func (b *builderThread) finish() {
+	close(b.aborted)
 	close(b.start)
 	if made, err := b.ready(); err == nil {
 		made.close()

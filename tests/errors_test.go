@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -113,12 +114,23 @@ func TestDuplicateID(t *testing.T) {
 	b := bundle(t, []string{"sleep", "3600"}, nil)
 	r.ok("create", "--bundle", b, "dup")
 	pid := r.state("dup")["pid"]
+	// The second config mounts on a target its rootfs lacks: a create that
+	// fails on the id must not have made it (the parent's builder thread
+	// starts before the id is checked).
+	target := fmt.Sprintf("/dup-target-%d", time.Now().UnixNano())
+	t.Cleanup(func() { os.Remove(filepath.Join(testEnv.rootfs, target)) })
+	b = bundle(t, []string{"sleep", "3600"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: target, Type: "tmpfs", Source: "tmpfs"})
+	})
 	res := r.run("create", "--bundle", b, "dup")
 	if res.code == 0 || strings.TrimSpace(res.stderr) != "ocirun: container with id exists: dup" {
 		t.Fatalf("exit %d, stderr %q", res.code, res.stderr)
 	}
 	if r.state("dup")["pid"] != pid || r.status("dup") != "created" {
 		t.Fatal("the failed create disturbed the existing container")
+	}
+	if _, err := os.Stat(filepath.Join(testEnv.rootfs, target)); err == nil {
+		t.Errorf("the failed create made %s in the rootfs", target)
 	}
 	r.ok("delete", "--force", "dup")
 	r.assertEmptyRoot()
