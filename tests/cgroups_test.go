@@ -51,8 +51,12 @@ func TestCgroupMemoryLimitAndOOMEvent(t *testing.T) {
 	r := newRT(t)
 	limit := int64(32 << 20)
 	trigger := t.TempDir()
-	// The allocation waits for the test's go-ahead, given once `events` is watching.
-	b := bundle(t, []string{"sh", "-c", "while [ ! -e /trigger/go ]; do sleep 0.05; done; head -c 200m /dev/zero | tail; sleep 3600"}, func(s *specs.Spec) {
+	// The allocation waits for the test's go-ahead, given once `events` is
+	// watching; the hog asks to be the OOM killer's first choice, so the
+	// container's pid 1 (sh) lives on for `events --stats` (CI once saw
+	// "container not running" there).
+	b := bundle(t, []string{"sh", "-c", "while [ ! -e /trigger/go ]; do sleep 0.05; done; " +
+		"(echo 1000 > /proc/self/oom_score_adj; head -c 200m /dev/zero | tail); sleep 3600"}, func(s *specs.Spec) {
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/trigger", Source: trigger, Options: []string{"rbind"}})
 	})
