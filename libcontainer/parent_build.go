@@ -39,7 +39,7 @@ import (
 //     (prepareRootfs, pivot_root, hostname, sysctl, masked and read-only
 //     paths); pid 1 makes the proc mounts, whose pid namespace is their
 //     maker's, and joins its cgroups when the builder sends them (after the
-//     first proc mount, while the builder goes on), before pivot_root, which
+//     last proc mount, while the builder goes on), before pivot_root, which
 //     moves pid 1's root with the thread's; the thread then ends, never to
 //     run anything else;
 //  4. meanwhile the parent saves the state, writes the limits and compiles
@@ -475,6 +475,8 @@ type built struct {
 	err error
 }
 
+// hasCgroupMount tells whether the config mounts a cgroup hierarchy (whose
+// host hierarchies the builder then reads while it waits for pid 1).
 func hasCgroupMount(cfg *configs.Config) bool {
 	for _, m := range cfg.Mounts {
 		if m.Type == "cgroup" || m.Type == "cgroup2" {
