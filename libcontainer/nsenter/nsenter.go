@@ -13,6 +13,7 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -O2
+#cgo LDFLAGS: -Wl,--wrap=pthread_create
 #include <sys/resource.h>
 extern struct rlimit ocirun_orig_nofile;
 extern int ocirun_orig_nofile_set;

@@ -1,0 +1,58 @@
+// threads.c: Go's sysmon thread sleeps with a coarse timer slack; every other
+// thread keeps the slack ocirun was started with.
+//
+// sysmon, the runtime's monitor, sleeps 20 µs at a time for the first
+// millisecond of a process, and again whenever it hands a processor on:
+// most of an ocirun command's life. Each wake-up is two context switches,
+// and with a hundred creates at once on two cores they were 26,000 of
+// 45,000 switches (docs/PERFORMANCE.md, seventh round). A thread's timer
+// slack lets the kernel fire its timed sleeps up to that much late, together
+// with another timer: sysmon then wakes about once per slack instead. Only
+// sysmon's timing changes (how soon it takes a processor back from a thread
+// blocked in a system call); a signal still wakes it at once, so exit and
+// execve do not wait for it.
+//
+// A thread inherits its creator's slack, and so does a process it forks,
+// across execve too. runtime.main starts sysmon before any other thread
+// (runtime/proc.go), so the first thread created is sysmon: it is created
+// with the coarse slack, and every later one with the slack the process
+// started with, whichever thread creates it (sysmon starts threads too).
+// The main thread never changes its own for longer than one pthread_create,
+// and nothing is forked from sysmon, so no child sees the coarse slack.
+//
+// Every link of this package passes -Wl,--wrap=pthread_create (nsenter.go's
+// cgo LDFLAGS), which sends cgo's thread creation here.
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/prctl.h>
+
+// Sysmon's slack: it wakes about once a millisecond while a command runs,
+// where it backs off to once per 10 ms on its own once the process idles.
+#define OCIRUN_SYSMON_TIMER_SLACK_NS 4000000L
+
+extern int __real_pthread_create(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+static atomic_int ocirun_threads_created;
+// The slack of the process's start, read by the first call; 0 when there is
+// none to restore (prctl refused, or 0: PR_SET_TIMERSLACK 0 means "default").
+static atomic_long ocirun_start_slack;
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	long want, cur = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	if (atomic_fetch_add(&ocirun_threads_created, 1) == 0) {
+		// Single-threaded still: this creates sysmon.
+		atomic_store(&ocirun_start_slack, cur > 0 ? cur : 0);
+		want = cur > 0 ? OCIRUN_SYSMON_TIMER_SLACK_NS : cur;
+	} else {
+		want = atomic_load(&ocirun_start_slack);
+	}
+	if (want <= 0 || cur <= 0 || want == cur)
+		return __real_pthread_create(t, attr, fn, arg);
+	// The new thread takes the creator's slack at clone: lend it ours.
+	prctl(PR_SET_TIMERSLACK, want, 0, 0, 0);
+	int rc = __real_pthread_create(t, attr, fn, arg);
+	prctl(PR_SET_TIMERSLACK, cur, 0, 0, 0);
+	return rc;
+}
