@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -293,15 +295,55 @@ func openInRoot(root *os.File, p string) (*os.File, error) {
 // symlink-safe, and returns it opened. A directory that is already there
 // (most targets: /proc, /dev, /sys) is opened with one openat2 resolved as
 // pathrs-lite resolves it (inside the root, no magic links), without its
-// partial walk, /proc/self/fd readlink and reopen through procfs; anything
-// else (missing, not a directory, an error) takes pathrs-lite's way.
+// partial walk, /proc/self/fd readlink and reopen through procfs; one whose
+// parent is there is made by mkdirLast; anything else (a missing parent, not
+// a directory, an error) takes pathrs-lite's way.
 func mkdirInRoot(root *os.File, p string, mode os.FileMode) (*os.File, error) {
-	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-	if fd, err := unix.Openat2(int(root.Fd()), p, how); err == nil {
+	fd, err := unix.Openat2(int(root.Fd()), p, inRootDir)
+	if err == nil {
 		return os.NewFile(uintptr(fd), p), nil
 	}
+	if errors.Is(err, unix.ENOENT) {
+		if f := mkdirLast(root, p, mode); f != nil {
+			return f, nil
+		}
+	}
 	return pathrs.MkdirAllHandle(root, p, mode)
+}
+
+// inRootDir opens a directory as pathrs-lite resolves a path in the rootfs.
+var inRootDir = &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+	Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+
+// mkdirLast makes p's last component when its parent is there (a fresh
+// tmpfs's /dev/pts, a cgroup hierarchy's directory): the parent resolved as
+// in mkdirInRoot, one mkdirat in it (which never follows a symlink), and the
+// new directory opened beneath the parent without following any symlink.
+// nil sends the rest to pathrs-lite: a path with "..", whose lexical split
+// could differ from the walk; a missing parent; a name that is there by now
+// or was swapped for a symlink in between; a mode beyond permission bits.
+func mkdirLast(root *os.File, p string, mode os.FileMode) *os.File {
+	dir, base := filepath.Split(strings.TrimRight(p, "/"))
+	if base == "" || base == "." || strings.Contains(p, "..") || mode&^os.ModePerm != 0 {
+		return nil
+	}
+	if dir == "" {
+		dir = "."
+	}
+	parent, err := unix.Openat2(int(root.Fd()), dir, inRootDir)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(parent)
+	if unix.Mkdirat(parent, base, uint32(mode.Perm())) != nil {
+		return nil
+	}
+	fd, err := unix.Openat2(parent, base, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV})
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), p)
 }
 
 // procFdPath names an open file for syscalls that take a path: the kernel
