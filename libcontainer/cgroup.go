@@ -62,10 +62,11 @@ func (c *Container) makeCgroupIn(layout *cgroups.Layout, cfg *configs.Config) (*
 	}
 	m := cgroups.New(layout, path)
 	c.cg = m
-	if m.Exists() {
-		if pids, _ := m.Pids(); len(pids) > 0 {
-			return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already has processes", path)
-		}
+	// Pids reads one hierarchy's cgroup.procs: a cgroup that is not there has
+	// none (one failed open, where a stat of every hierarchy's directory
+	// first cost ten lookups).
+	if pids, _ := m.Pids(); len(pids) > 0 {
+		return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already has processes", path)
 	}
 	c.state.CgroupPath, c.state.CgroupLayout = path, layout
 	if err := m.Create(); err != nil {

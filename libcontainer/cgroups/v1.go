@@ -169,15 +169,37 @@ func rdmaLines(rdma map[string]configs.Rdma) string {
 }
 
 // devicesV1 writes the rules in order: each allow to devices.allow, each deny to devices.deny.
+// devicesV1 writes the rules in order, one per write (the kernel parses one
+// rule a write), each file opened once: a dozen rules were a dozen opens of
+// devices.allow, each a path lookup in cgroupfs.
 func (m *Manager) devicesV1(r *configs.Resources) error {
 	dir := m.v1Dir("devices")
+	fds := map[string]int{}
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
 	for _, d := range r.Devices {
 		file := "devices.deny"
 		if d.Allow {
 			file = "devices.allow"
 		}
-		if err := writeFile(dir, file, deviceRuleString(d)); err != nil {
-			return err
+		rule := deviceRuleString(d)
+		fd, open := fds[file]
+		if !open {
+			var err error
+			if fd, err = unix.Open(filepath.Join(dir, file), unix.O_WRONLY|unix.O_CLOEXEC, 0); err != nil {
+				// writeFile says what went wrong, as for any cgroup file.
+				if err := writeFile(dir, file, rule); err != nil {
+					return err
+				}
+				continue
+			}
+			fds[file] = fd
+		}
+		if _, err := unix.Write(fd, []byte(rule)); err != nil {
+			return fmt.Errorf("write %q to %s: %w", rule, filepath.Join(dir, file), err)
 		}
 	}
 	return nil
