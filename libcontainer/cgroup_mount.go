@@ -81,12 +81,35 @@ func hostHierarchies() ([]*mountinfo.Info, error) {
 	}
 	defer mi.Close()
 	hosts, err := mountinfo.GetMountsFromReader(mi, func(i *mountinfo.Info) (skip, stop bool) {
-		return !(i.FSType == "cgroup" || i.FSType == "cgroup2") || !strings.HasPrefix(i.Mountpoint, "/sys/fs/cgroup"), false
+		return !(i.FSType == "cgroup" || i.FSType == "cgroup2") || !underSysFsCgroup(i), false
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
 	return hosts, nil
+}
+
+// hierarchiesFrom is hostHierarchies from the cgroup mounts create read
+// once for its cgroup layout (cgroups.Mounts): the builder reads them before
+// it changes its mount namespace, a copy of create's.
+func hierarchiesFrom(mounts func() ([]*mountinfo.Info, error)) func() ([]*mountinfo.Info, error) {
+	return func() ([]*mountinfo.Info, error) {
+		all, err := mounts()
+		if err != nil {
+			return nil, err
+		}
+		var hosts []*mountinfo.Info
+		for _, m := range all {
+			if underSysFsCgroup(m) {
+				hosts = append(hosts, m)
+			}
+		}
+		return hosts, nil
+	}
+}
+
+func underSysFsCgroup(m *mountinfo.Info) bool {
+	return strings.HasPrefix(m.Mountpoint, "/sys/fs/cgroup")
 }
 
 // mountHierarchy mounts one host hierarchy on target; reopen returns the new

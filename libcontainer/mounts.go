@@ -25,7 +25,7 @@ type fromParent struct {
 	pid         int
 	mountProc   func(m *configs.Mount, target *os.File) error
 	enterCgroup func() error
-	hierarchies func() ([]*mountinfo.Info, error) // hostHierarchies, read once
+	hierarchies func() ([]*mountinfo.Info, error) // the host's, read once (hierarchiesFrom)
 }
 
 // mountInRoot performs one spec mount inside the rootfs. The target is

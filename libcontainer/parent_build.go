@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/capabilities"
@@ -152,7 +153,11 @@ func bindsFromProc(src string) bool {
 // 1 is cloned straight into its cgroup2 cgroup).
 func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) error {
 	cfg := opts.Config
-	layout, err := cgroups.Detect()
+	mounts, err := b.cgroupMounts()
+	if err != nil {
+		return err
+	}
+	layout, err := cgroups.DetectFrom(mounts)
 	if err != nil {
 		return err
 	}
@@ -308,9 +313,9 @@ func (c *Container) whileBuilt(pid int, cfg *configs.Config, cgroup func() pid1C
 // the rootfs bind, the mounts before it) overlaps pid 1's clone, and it
 // waits for pid 1 (which joins those namespaces and takes the thread's root
 // before it reads anything) where it first needs it.
-func buildFromParent(cfg *configs.Config, start <-chan builderStart) ([]string, error) {
+func buildFromParent(cfg *configs.Config, start <-chan builderStart, cgroupMounts func() ([]*mountinfo.Info, error)) ([]string, error) {
 	unix.Umask(0) // device nodes and mount targets get exactly the modes asked for
-	fp := &fromParent{hierarchies: sync.OnceValues(hostHierarchies)}
+	fp := &fromParent{hierarchies: hierarchiesFrom(cgroupMounts)}
 	var p1 builderStart
 	pid1 := func() error {
 		if p1.sock != nil {
@@ -452,11 +457,14 @@ func orPid1Failure(sock *os.File, err error) error {
 // (the network namespace alone was 0.6 ms of pid 1's clone here) while
 // create goes on, then waits for pid 1, which joins them.
 type builderThread struct {
-	ready   func() (builderNamespaces, error) // once prepared: what pid 1 joins
-	idOwned chan struct{}                     // closed once the state directory is ours
-	aborted chan struct{}                     // closed by finish
-	start   chan builderStart
-	done    chan built
+	ready func() (builderNamespaces, error) // once prepared: what pid 1 joins
+	// cgroupMounts are the host's cgroup mounts, read once for create's
+	// cgroup layout and the builder's cgroup mount.
+	cgroupMounts func() ([]*mountinfo.Info, error)
+	idOwned      chan struct{} // closed once the state directory is ours
+	aborted      chan struct{} // closed by finish
+	start        chan builderStart
+	done         chan built
 }
 
 // proceed lets the builder at the rootfs: create owns the container's id
@@ -522,7 +530,7 @@ func startBuilder(cfg *configs.Config) *builderThread {
 	prepared := make(chan error, 1)
 	var made builderNamespaces
 	b := &builderThread{idOwned: make(chan struct{}), aborted: make(chan struct{}),
-		start: make(chan builderStart, 1), done: make(chan built, 1)}
+		start: make(chan builderStart, 1), done: make(chan built, 1), cgroupMounts: sync.OnceValues(cgroups.Mounts)}
 	b.ready = sync.OnceValues(func() (builderNamespaces, error) {
 		err := <-prepared // first: made is written before it is sent
 		return made, err
@@ -543,7 +551,7 @@ func startBuilder(cfg *configs.Config) *builderThread {
 		case <-b.aborted:
 			return
 		}
-		env, err := buildFromParent(cfg, b.start)
+		env, err := buildFromParent(cfg, b.start, b.cgroupMounts)
 		b.done <- built{env, err} // buffered: unread when create failed first
 	}()
 	return b

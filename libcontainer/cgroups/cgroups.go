@@ -33,12 +33,26 @@ type Layout struct {
 
 // Detect reads the layout from /proc/self/mountinfo.
 func Detect() (*Layout, error) {
+	mounts, err := Mounts()
+	if err != nil {
+		return nil, err
+	}
+	return DetectFrom(mounts)
+}
+
+// Mounts reads the cgroup and cgroup2 mounts from /proc/self/mountinfo.
+func Mounts() ([]*mountinfo.Info, error) {
 	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
 		return i.FSType != "cgroup" && i.FSType != "cgroup2", false
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
+	return mounts, nil
+}
+
+// DetectFrom is Detect from the cgroup mounts already read (Mounts).
+func DetectFrom(mounts []*mountinfo.Info) (*Layout, error) {
 	l := &Layout{V1: map[string]string{}, V2Controllers: map[string]bool{}}
 	for _, m := range mounts {
 		if m.FSType == "cgroup2" {
