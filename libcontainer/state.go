@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/jsonlite"
 )
 
 // Status is a container's lifecycle state, as the runtime-spec names it.
@@ -76,7 +77,7 @@ type OCIState struct {
 // SetConfig makes cfg the container's config: it is encoded now (a save
 // then only copies it) and summarised for the commands that do not decode it.
 func (s *State) SetConfig(cfg *configs.Config) error {
-	raw, err := json.Marshal(cfg)
+	raw, err := marshal(cfg)
 	if err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
@@ -103,9 +104,19 @@ func (s *State) Config() (*configs.Config, error) {
 	return s.config, nil
 }
 
+// marshal encodes the config and the state for state.json with jsonlite
+// (encoding/json's set-up per type was most of create's JSON work), or with
+// encoding/json for a type jsonlite does not cover.
+func marshal(v any) ([]byte, error) {
+	if data, err := jsonlite.Marshal(v); err == nil {
+		return data, nil
+	}
+	return json.Marshal(v)
+}
+
 // saveState writes state.json atomically: a temp file renamed over the old one.
 func saveState(dir string, s *State) error {
-	data, err := json.Marshal(s)
+	data, err := marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}

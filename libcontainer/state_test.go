@@ -1,13 +1,18 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/jsonlite"
+	"github.com/ocirun/ocirun/libcontainer/jsonlite/jsonlitetest"
 )
 
 func TestStateRoundTrip(t *testing.T) {
@@ -101,5 +106,51 @@ func TestRemoveStateDirKeepsBoundRootfs(t *testing.T) {
 	}
 	if _, err := os.Stat(state); !os.IsNotExist(err) {
 		t.Fatalf("state directory still there: %v", err)
+	}
+}
+
+// state.json is written with jsonlite: every field of the state, at random,
+// must decode as encoding/json's encoding of it does (the config inside it
+// too: its bytes differ, encoding/json escapes <, > and & in them). Marshal
+// must not fall
+// back to encoding/json for the state or the config (the fallback hides a
+// type jsonlite stopped covering: a slower create, not a wrong one).
+func TestStateMarshalLikeEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 500 {
+		var cfg configs.Config
+		jsonlitetest.Fill(r, reflect.ValueOf(&cfg).Elem())
+		var s State
+		jsonlitetest.Fill(r, reflect.ValueOf(&s).Elem())
+		if err := s.SetConfig(&cfg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := jsonlite.Marshal(&cfg); err != nil {
+			t.Fatalf("the config takes encoding/json's way: %v", err)
+		}
+		ours, err := jsonlite.Marshal(&s)
+		if err != nil {
+			t.Fatalf("the state takes encoding/json's way: %v", err)
+		}
+		theirs, err := json.Marshal(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b State
+		if err := json.Unmarshal(ours, &a); err != nil {
+			t.Fatalf("decode %s: %v", ours, err)
+		}
+		if err := json.Unmarshal(theirs, &b); err != nil {
+			t.Fatal(err)
+		}
+		ac, aerr := a.Config()
+		bc, berr := b.Config()
+		if aerr != nil || berr != nil || !reflect.DeepEqual(ac, bc) {
+			t.Fatalf("configs differ (%v, %v)\nours:   %s\ntheirs: %s", aerr, berr, a.RawConfig, b.RawConfig)
+		}
+		a.RawConfig, a.config, b.RawConfig, b.config = nil, nil, nil, nil
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("ours:   %s\ntheirs: %s", ours, theirs)
+		}
 	}
 }
