@@ -4,7 +4,6 @@
 package specconv
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/capabilities"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/jsonlite"
 )
 
 // LoadSpec reads and decodes <bundle>/config.json.
@@ -29,8 +29,10 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 		}
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	// jsonlite decodes as encoding/json does, without its per-type set-up
+	// of runtime-spec's types; anything unusual takes encoding/json's way.
 	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
+	if err := jsonlite.Unmarshal(data, &spec); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
 	return &spec, nil

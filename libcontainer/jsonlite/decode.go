@@ -1,0 +1,287 @@
+package jsonlite
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// Unmarshal decodes data into v, which must point to a zero value, as
+// json.Unmarshal does: for the bundle's config.json, whose type tree
+// (runtime-spec's) encoding/json would set up a decoder for in every create.
+// What it does not cover (a type of another kind or with an unmarshaler of
+// its own, a name that matches a field only in another case or spelling, a
+// name given twice, a value of the wrong type, bad JSON) it leaves to
+// json.Unmarshal, from a zero value again: its result and its error texts
+// are then exactly encoding/json's.
+func Unmarshal(data []byte, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return json.Unmarshal(data, v)
+	}
+	d := decoder{dec: json.NewDecoder(bytes.NewReader(data)), fields: map[reflect.Type]map[string]int{}, custom: map[reflect.Type]bool{}}
+	d.dec.UseNumber()
+	err := d.value(rv.Elem())
+	if err == nil {
+		if _, end := d.dec.Token(); end != io.EOF {
+			err = errors.New("jsonlite: data after the value")
+		}
+	}
+	if err != nil {
+		rv.Elem().SetZero()
+		return json.Unmarshal(data, v)
+	}
+	return nil
+}
+
+type decoder struct { // per call: no state between calls
+	dec    *json.Decoder
+	fields map[reflect.Type]map[string]int // struct type → JSON name → field index
+	custom map[reflect.Type]bool           // whether a type has an unmarshaler of its own
+}
+
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	errNotCovered       = errors.New("jsonlite: not covered")
+)
+
+func (d *decoder) value(v reflect.Value) error {
+	tok, err := d.dec.Token()
+	if err != nil {
+		return err
+	}
+	return d.valueFrom(tok, v)
+}
+
+func (d *decoder) valueFrom(tok json.Token, v reflect.Value) error {
+	t := v.Type()
+	custom, ok := d.custom[t]
+	if !ok {
+		pt := reflect.PointerTo(t)
+		custom = pt.Implements(unmarshalerType) || pt.Implements(textUnmarshalerType)
+		d.custom[t] = custom
+	}
+	if custom {
+		return errNotCovered
+	}
+	if tok == nil { // null: nothing for a value, nil for what can be nil
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map:
+			v.SetZero()
+		case reflect.Interface:
+			return errNotCovered
+		}
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(t.Elem()))
+		}
+		return d.valueFrom(tok, v.Elem())
+	case reflect.Struct:
+		if tok != json.Delim('{') {
+			return errNotCovered
+		}
+		return d.object(v)
+	case reflect.Map:
+		if tok != json.Delim('{') || t.Key() != reflect.TypeFor[string]() {
+			return errNotCovered
+		}
+		return d.mapOf(v)
+	case reflect.Slice:
+		if tok != json.Delim('[') || t.Elem().Kind() == reflect.Uint8 {
+			return errNotCovered
+		}
+		s := reflect.MakeSlice(t, 0, 0)
+		for d.dec.More() {
+			s = reflect.Append(s, reflect.Zero(t.Elem()))
+			if err := d.value(s.Index(s.Len() - 1)); err != nil {
+				return err
+			}
+		}
+		if end, err := d.dec.Token(); err != nil || end != json.Delim(']') {
+			return errNotCovered
+		}
+		v.Set(s)
+		return nil
+	case reflect.String:
+		s, ok := tok.(string)
+		if !ok {
+			return errNotCovered
+		}
+		v.SetString(s)
+		return nil
+	case reflect.Bool:
+		b, ok := tok.(bool)
+		if !ok {
+			return errNotCovered
+		}
+		v.SetBool(b)
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return errNotCovered
+		}
+		i, err := strconv.ParseInt(string(n), 10, t.Bits())
+		if err != nil {
+			return errNotCovered
+		}
+		v.SetInt(i)
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return errNotCovered
+		}
+		u, err := strconv.ParseUint(string(n), 10, t.Bits())
+		if err != nil {
+			return errNotCovered
+		}
+		v.SetUint(u)
+		return nil
+	}
+	return errNotCovered
+}
+
+// object decodes the members of a JSON object into struct v; the '{' is read.
+func (d *decoder) object(v reflect.Value) error {
+	names, err := d.structNames(v.Type())
+	if err != nil {
+		return err
+	}
+	var seen []int
+	for d.dec.More() {
+		tok, err := d.dec.Token()
+		if err != nil {
+			return err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return errNotCovered
+		}
+		i, ok := names[key]
+		if !ok {
+			// encoding/json also takes a name in another case (and, on its
+			// v2 engine, with - or _ in other places): its decision.
+			for name := range names {
+				if loose(name) == loose(key) {
+					return errNotCovered
+				}
+			}
+			if err := d.skip(); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, s := range seen {
+			if s == i {
+				return errNotCovered // a name given twice
+			}
+		}
+		seen = append(seen, i)
+		if err := d.value(v.Field(i)); err != nil {
+			return err
+		}
+	}
+	if end, err := d.dec.Token(); err != nil || end != json.Delim('}') {
+		return errNotCovered
+	}
+	return nil
+}
+
+func loose(name string) string {
+	return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(name))
+}
+
+// mapOf decodes the members of a JSON object into string-keyed map v.
+func (d *decoder) mapOf(v reflect.Value) error {
+	t := v.Type()
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(t))
+	}
+	for d.dec.More() {
+		tok, err := d.dec.Token()
+		if err != nil {
+			return err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return errNotCovered
+		}
+		if v.MapIndex(reflect.ValueOf(key)).IsValid() {
+			return errNotCovered // a name given twice
+		}
+		elem := reflect.New(t.Elem()).Elem()
+		if err := d.value(elem); err != nil {
+			return err
+		}
+		v.SetMapIndex(reflect.ValueOf(key), elem)
+	}
+	if end, err := d.dec.Token(); err != nil || end != json.Delim('}') {
+		return errNotCovered
+	}
+	return nil
+}
+
+// skip reads past one value of a member no field takes.
+func (d *decoder) skip() error {
+	depth := 0
+	for {
+		tok, err := d.dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+// structNames maps t's JSON names to its fields, as encoding/json names them.
+func (d *decoder) structNames(t reflect.Type) (map[string]int, error) {
+	if names, ok := d.fields[t]; ok {
+		return names, nil
+	}
+	names := map[string]int{}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Anonymous {
+			return nil, fmt.Errorf("jsonlite: %s embeds %s", t, sf.Type)
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(","+opts+",", ",string,") {
+			return nil, errNotCovered
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		if _, dup := names[name]; dup {
+			return nil, errNotCovered
+		}
+		names[name] = i
+	}
+	d.fields[t] = names
+	return names, nil
+}
