@@ -5,7 +5,6 @@ import (
 	"encoding"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"reflect"
 	"strconv"
@@ -126,28 +125,9 @@ func (d *decoder) valueFrom(tok json.Token, v reflect.Value) error {
 		}
 		v.SetBool(b)
 		return nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return errNotCovered
-		}
-		i, err := strconv.ParseInt(string(n), 10, t.Bits())
-		if err != nil {
-			return errNotCovered
-		}
-		v.SetInt(i)
-		return nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return errNotCovered
-		}
-		u, err := strconv.ParseUint(string(n), 10, t.Bits())
-		if err != nil {
-			return errNotCovered
-		}
-		v.SetUint(u)
-		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return setInteger(tok, v)
 	}
 	return errNotCovered
 }
@@ -257,31 +237,40 @@ func (d *decoder) structNames(t reflect.Type) (map[string]int, error) {
 	if names, ok := d.fields[t]; ok {
 		return names, nil
 	}
-	names := map[string]int{}
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		if sf.Anonymous {
-			return nil, fmt.Errorf("jsonlite: %s embeds %s", t, sf.Type)
-		}
-		if !sf.IsExported() {
-			continue
-		}
-		tag := sf.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if strings.Contains(","+opts+",", ",string,") {
+	tags, err := jsonFields(t)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]int, len(tags))
+	for _, f := range tags {
+		if _, dup := names[f.name]; dup {
 			return nil, errNotCovered
 		}
-		if name == "" {
-			name = sf.Name
-		}
-		if _, dup := names[name]; dup {
-			return nil, errNotCovered
-		}
-		names[name] = i
+		names[f.name] = f.index
 	}
 	d.fields[t] = names
 	return names, nil
+}
+
+// setInteger sets integer v from a number token that is an integer in its
+// range (encoding/json refuses the rest: 1.5, 1e3, an overflow).
+func setInteger(tok json.Token, v reflect.Value) error {
+	n, ok := tok.(json.Number)
+	if !ok {
+		return errNotCovered
+	}
+	if v.CanInt() {
+		i, err := strconv.ParseInt(string(n), 10, v.Type().Bits())
+		if err != nil {
+			return errNotCovered
+		}
+		v.SetInt(i)
+		return nil
+	}
+	u, err := strconv.ParseUint(string(n), 10, v.Type().Bits())
+	if err != nil {
+		return errNotCovered
+	}
+	v.SetUint(u)
+	return nil
 }

@@ -163,37 +163,13 @@ func (e *encoder) structFields(t reflect.Type) ([]field, error) {
 	if fs, ok := e.fields[t]; ok {
 		return fs, nil
 	}
-	var fs []field
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		if sf.Anonymous {
-			return nil, fmt.Errorf("jsonlite: %s embeds %s", t, sf.Type)
-		}
-		if !sf.IsExported() {
-			continue
-		}
-		tag := sf.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "" {
-			name = sf.Name
-		}
-		f := field{index: i}
-		for opt := range strings.SplitSeq(opts, ",") {
-			switch opt {
-			case "":
-			case "omitempty":
-				f.omitEmpty = true
-			case "omitzero":
-				f.omitZero = true
-			default:
-				return nil, fmt.Errorf("jsonlite: %s.%s: option %q", t, sf.Name, opt)
-			}
-		}
-		f.key = string(append(appendQuote(nil, name), ':'))
-		fs = append(fs, f)
+	tags, err := jsonFields(t)
+	if err != nil {
+		return nil, err
+	}
+	fs := make([]field, len(tags))
+	for i, f := range tags {
+		fs[i] = field{index: f.index, key: string(append(appendQuote(nil, f.name), ':')), omitEmpty: f.omitEmpty, omitZero: f.omitZero}
 	}
 	e.fields[t] = fs
 	return fs, nil
