@@ -101,7 +101,7 @@ type Manager struct {
 // and "/ocirun/<id>" when absent.
 func Path(cgroupsPath, id string) (string, error) {
 	if cgroupsPath == "" {
-		return defaultParent + "/" + id, nil
+		return "/ocirun/" + id, nil
 	}
 	if strings.Contains(cgroupsPath, ":") {
 		return "", fmt.Errorf("linux.cgroupsPath %q: looks like a systemd slice:prefix:name path; ocirun has no systemd driver", cgroupsPath)
@@ -112,10 +112,6 @@ func Path(cgroupsPath, id string) (string, error) {
 	}
 	return p, nil
 }
-
-// defaultParent holds the cgroups of containers whose config names none:
-// ocirun's own, where create may set cgroup.clone_children (fillCpuset).
-const defaultParent = "/ocirun"
 
 // New returns the manager for a resolved cgroup path.
 func New(layout *Layout, path string) *Manager {
@@ -196,8 +192,7 @@ func (m *Manager) Create() error {
 			made[dir] = fresh
 		}
 		if c == "cpuset" {
-			ours := parentMade || filepath.Dir(m.path) == defaultParent
-			if err := fillCpuset(filepath.Dir(dir), dir, m.layout.V1[c], fresh, ours); err != nil {
+			if err := fillCpuset(filepath.Dir(dir), dir, m.layout.V1[c], fresh, parentMade); err != nil {
 				return err
 			}
 		}
@@ -354,32 +349,23 @@ var cpusetFiles = [2]string{"cpuset.cpus", "cpuset.mems"}
 
 // fillCpuset gives a v1 cpuset cgroup its parent's cpus and mems (empty ones
 // refuse tasks). One made just now has them already if the parent has
-// cgroup.clone_children set (the kernel copies both together at mkdir: one
-// read here instead of two reads and two writes through cgroupfs); else,
-// under a parent that has both, they are copied; any other case walks up.
-// A parent that is ours (made just now for this cgroup, or ocirun's default
-// one) then gets clone_children for the next ones.
-func fillCpuset(parent, dir, mountpoint string, fresh, parentOurs bool) error {
-	if fresh {
-		if cpus, err := os.ReadFile(filepath.Join(dir, cpusetFiles[0])); err == nil && strings.TrimSpace(string(cpus)) != "" {
-			return nil
-		}
-	}
-	if err := copyCpuset(parent, dir, mountpoint, fresh); err != nil {
-		return err
-	}
-	if parentOurs && parent != mountpoint {
-		// Best effort: without it the next create copies as before.
-		_ = writeFile(parent, "cgroup.clone_children", "1")
-	}
-	return nil
-}
-
-// copyCpuset copies the parent's cpus and mems into dir: read and written
-// once when dir is new under a parent that has both, else by inheritCpuset.
-func copyCpuset(parent, dir, mountpoint string, fresh bool) error {
+// cgroup.clone_children set (the kernel copies both at mkdir: one read here
+// instead of four writes and reads through cgroupfs); else, under a parent
+// that has both, they are copied; any other case walks up. A parent made
+// just now, for this cgroup, gets clone_children for the next ones.
+func fillCpuset(parent, dir, mountpoint string, fresh, parentMade bool) error {
 	if !fresh {
-		return inheritCpuset(parent, dir, mountpoint)
+		if err := inheritCpuset(parent, dir, mountpoint); err != nil {
+			return err
+		}
+		if parentMade && parent != mountpoint {
+			// Best effort: without it the next create copies as before.
+			_ = writeFile(parent, "cgroup.clone_children", "1")
+		}
+		return nil
+	}
+	if cpus, err := os.ReadFile(filepath.Join(dir, cpusetFiles[0])); err == nil && strings.TrimSpace(string(cpus)) != "" {
+		return nil
 	}
 	var vals [2]string
 	for i, f := range cpusetFiles {
