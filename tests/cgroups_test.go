@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -492,55 +491,5 @@ func TestCgroupLateLimitFailureCleansUp(t *testing.T) {
 		if res := r.run("delete", "--force", id); res.code != 0 {
 			t.Errorf("%s: delete --force after the failed create: %s", name, res.stderr)
 		}
-	}
-}
-
-// A v1 cpuset cgroup must have cpus and mems before a task can join. The
-// first container under a parent create makes fills the parent and sets its
-// clone_children, so the kernel copies both into the next ones at mkdir;
-// both containers start and have their parent's cpus and mems.
-func TestCgroupCpusetFromParent(t *testing.T) {
-	l, err := cgroups.Detect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp := l.V1["cpuset"]
-	if mp == "" {
-		t.Skip("no v1 cpuset hierarchy here: cgroup2 needs no copy")
-	}
-	r := newRT(t)
-	base := fmt.Sprintf("/ocirun-test/cpuset-%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		for _, id := range []string{"c1", "c2"} {
-			r.run("delete", "--force", "cpuset-"+id)
-		}
-		for _, dir := range append(slices.Collect(maps.Values(l.V1)), l.V2) {
-			if dir != "" {
-				os.Remove(filepath.Join(dir, base))
-			}
-		}
-	})
-	read := func(dir, file string) string {
-		t.Helper()
-		data, err := os.ReadFile(filepath.Join(mp, dir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(data))
-	}
-	for _, id := range []string{"c1", "c2"} {
-		b := bundle(t, []string{"sleep", "10"}, func(s *specs.Spec) { s.Linux.CgroupsPath = base + "/" + id })
-		r.ok("create", "--bundle", b, "cpuset-"+id)
-		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-			if got, want := read(base+"/"+id, f), read(base, f); got == "" || got != want {
-				t.Errorf("%s: %s is %q, its parent's %q", id, f, got, want)
-			}
-		}
-		if got := read(base, "cgroup.clone_children"); got != "1" {
-			t.Errorf("after %s: the parent's clone_children is %q", id, got)
-		}
-	}
-	if got, want := read(base, "cpuset.cpus"), read(filepath.Dir(base), "cpuset.cpus"); got != want {
-		t.Errorf("the parent made: cpus %q, its own parent's %q", got, want)
 	}
 }

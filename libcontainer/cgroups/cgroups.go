@@ -174,14 +174,12 @@ func (m *Manager) Create() error {
 	for c := range m.layout.V1 {
 		dir := m.v1Dir(c)
 		fresh, done := made[dir]
-		parentMade := false
 		if !done {
 			// One mkdir where the parent exists (the usual case), MkdirAll otherwise;
 			// co-mounted controllers share the directory.
 			err := os.Mkdir(dir, 0o755)
 			fresh = err == nil
 			if errors.Is(err, fs.ErrNotExist) {
-				parentMade = true
 				err = os.MkdirAll(dir, 0o755)
 			} else if errors.Is(err, fs.ErrExist) {
 				err = nil
@@ -192,7 +190,7 @@ func (m *Manager) Create() error {
 			made[dir] = fresh
 		}
 		if c == "cpuset" {
-			if err := fillCpuset(filepath.Dir(dir), dir, m.layout.V1[c], fresh, parentMade); err != nil {
+			if err := fillCpuset(filepath.Dir(dir), dir, m.layout.V1[c], fresh); err != nil {
 				return err
 			}
 		}
@@ -348,24 +346,11 @@ func rmdirRetry(dir string) error {
 var cpusetFiles = [2]string{"cpuset.cpus", "cpuset.mems"}
 
 // fillCpuset gives a v1 cpuset cgroup its parent's cpus and mems (empty ones
-// refuse tasks). One made just now has them already if the parent has
-// cgroup.clone_children set (the kernel copies both at mkdir: one read here
-// instead of four writes and reads through cgroupfs); else, under a parent
-// that has both, they are copied; any other case walks up. A parent made
-// just now, for this cgroup, gets clone_children for the next ones.
-func fillCpuset(parent, dir, mountpoint string, fresh, parentMade bool) error {
+// refuse tasks). One made just now under a parent that has both only needs
+// them copied (its own are empty: not read); any other case walks up.
+func fillCpuset(parent, dir, mountpoint string, fresh bool) error {
 	if !fresh {
-		if err := inheritCpuset(parent, dir, mountpoint); err != nil {
-			return err
-		}
-		if parentMade && parent != mountpoint {
-			// Best effort: without it the next create copies as before.
-			_ = writeFile(parent, "cgroup.clone_children", "1")
-		}
-		return nil
-	}
-	if cpus, err := os.ReadFile(filepath.Join(dir, cpusetFiles[0])); err == nil && strings.TrimSpace(string(cpus)) != "" {
-		return nil
+		return inheritCpuset(parent, dir, mountpoint)
 	}
 	var vals [2]string
 	for i, f := range cpusetFiles {
