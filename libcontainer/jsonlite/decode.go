@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Unmarshal decodes data into v, which must point to a zero value, as
@@ -151,7 +152,11 @@ func (d *decoder) object(v reflect.Value) error {
 		i, ok := names[key]
 		if !ok {
 			// encoding/json also takes a name in another case (and, on its
-			// v2 engine, with - or _ in other places): its decision.
+			// v2 engine, with - or _ in other places), folding Unicode too
+			// ("ſ" is an "s" to it): its decision, for any non-ASCII key.
+			if !isASCII(key) {
+				return errNotCovered
+			}
 			for name := range names {
 				if loose(name) == loose(key) {
 					return errNotCovered
@@ -176,6 +181,15 @@ func (d *decoder) object(v reflect.Value) error {
 		return errNotCovered
 	}
 	return nil
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func loose(name string) string {
@@ -212,6 +226,10 @@ func (d *decoder) mapOf(v reflect.Value) error {
 	return nil
 }
 
+// maxDepth is encoding/json's nesting limit, which its tokenizer does
+// not apply without GOEXPERIMENT=jsonv2.
+const maxDepth = 10000
+
 // skip reads past one value of a member no field takes.
 func (d *decoder) skip() error {
 	depth := 0
@@ -222,7 +240,9 @@ func (d *decoder) skip() error {
 		}
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
-			depth++
+			if depth++; depth > maxDepth {
+				return errNotCovered
+			}
 		case json.Delim('}'), json.Delim(']'):
 			depth--
 		}

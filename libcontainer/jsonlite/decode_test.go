@@ -48,6 +48,11 @@ func TestUnmarshalEdgesLikeEncodingJSON(t *testing.T) {
 		`{"ociVersion":"1.0.2","root":{"path":"rootfs","readonly":true}}`,
 		`{"ociVersion":"1.0.2","unknown":{"a":[1,{"b":null}],"c":"d"},"hostname":"h"}`,
 		`{"OCIVERSION":"1.0.2"}`,                      // another case
+		`{"hoſtname":"evil"}`,                         // ſ folds to s
+		`{"hostname":"good","hoſtname":"evil"}`,       // and wins
+		`{"linux":{"maſkedPaths":["/proc/kcore"]}}`,   // nested
+		`{"\u212aernel":1,"hostname":"h"}`,            // the Kelvin sign, unknown
+		`{"hostnamé":"x"}`,                            // unknown, not ASCII
 		`{"ociversion":"1.0.2","ociVersion":"1.0.3"}`, // both
 		`{"hostname":"a","hostname":"b"}`,             // twice
 		`{"annotations":{"a":"1","a":"2"}}`,           // a key twice
@@ -70,4 +75,18 @@ func TestUnmarshalEdgesLikeEncodingJSON(t *testing.T) {
 	} {
 		unmarshalBoth(t, []byte(in))
 	}
+}
+
+// Whatever the input, Unmarshal's result and error are json.Unmarshal's.
+// `go test` runs the seeds; `go test -fuzz FuzzUnmarshalLikeEncodingJSON`
+// searches further.
+func FuzzUnmarshalLikeEncodingJSON(f *testing.F) {
+	for _, seed := range []string{`{"ociVersion":"1.0.2","process":{"args":["sh"],"user":{"uid":0}}}`,
+		`{"hoſtname":"x"}`, `{"HOSTNAME":"x","hostname":"y"}`, `{"linux":{"resources":{"devices":[{"allow":false}]}}}`,
+		`{"mounts":[{"destination":"/proc","options":null}]}`, `{"annotations":{"a":"b"}}`, `{"x":[[[[{}]]]]}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		unmarshalBoth(t, data)
+	})
 }

@@ -28,6 +28,9 @@ import (
 // Marshal encodes v as json.Marshal would (the same values decode back);
 // an error means a type it does not cover.
 func Marshal(v any) ([]byte, error) {
+	if v == nil {
+		return []byte("null"), nil
+	}
 	e := encoder{fields: map[reflect.Type][]field{}, custom: map[reflect.Type]bool{}}
 	return e.value(make([]byte, 0, 1024), reflect.ValueOf(v))
 }
