@@ -49,7 +49,7 @@ func timerSlack(t *testing.T, tid int) int {
 // started with. Ten at once, so that sysmon hands processors on and starts
 // threads of its own.
 func TestSysmonTimerSlack(t *testing.T) {
-	const started, sysmon = 77777, 10000000
+	const started, sysmon = 3000000000, 10000000 // started: above 2^31, which an int would truncate
 	r := newRT(t)
 	b := bundle(t, []string{"sleep", "10"}, nil)
 	const n = 10

@@ -26,6 +26,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 // Sysmon's slack: its longest sleep, which it takes on its own once a
 // process idles. It then takes a processor back from a thread blocked in a
@@ -41,21 +43,32 @@ static atomic_int ocirun_threads_created;
 // none to restore (prctl refused, or 0: PR_SET_TIMERSLACK 0 means "default").
 static atomic_long ocirun_start_slack;
 
+// The raw system call: the C library's prctl returns an int, which would
+// truncate a slack of 2^31 ns or more (and hand that to every thread).
+static long timer_slack(void) { return syscall(SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0); }
+static void set_timer_slack(long ns) { syscall(SYS_prctl, PR_SET_TIMERSLACK, ns, 0, 0, 0); }
+
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
-	long want, cur = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
-	if (atomic_fetch_add(&ocirun_threads_created, 1) == 0) {
+	long want, cur = timer_slack();
+	int first = atomic_fetch_add(&ocirun_threads_created, 1) == 0;
+	if (first) {
 		// Single-threaded still: this creates sysmon.
 		atomic_store(&ocirun_start_slack, cur > 0 ? cur : 0);
 		want = cur > 0 ? OCIRUN_SYSMON_TIMER_SLACK_NS : cur;
 	} else {
 		want = atomic_load(&ocirun_start_slack);
 	}
-	if (want <= 0 || cur <= 0 || want == cur)
-		return __real_pthread_create(t, attr, fn, arg);
-	// The new thread takes the creator's slack at clone: lend it ours.
-	prctl(PR_SET_TIMERSLACK, want, 0, 0, 0);
-	int rc = __real_pthread_create(t, attr, fn, arg);
-	prctl(PR_SET_TIMERSLACK, cur, 0, 0, 0);
+	int rc;
+	if (want <= 0 || cur <= 0 || want == cur) {
+		rc = __real_pthread_create(t, attr, fn, arg);
+	} else {
+		// The new thread takes the creator's slack at clone: lend it ours.
+		set_timer_slack(want);
+		rc = __real_pthread_create(t, attr, fn, arg);
+		set_timer_slack(cur);
+	}
+	if (rc != 0 && first)
+		atomic_store(&ocirun_threads_created, 0); // cgo retries on EAGAIN: that one is sysmon's
 	return rc;
 }
