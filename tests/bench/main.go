@@ -105,8 +105,12 @@ func main() {
 	concurrentRounds := flag.Int("concurrent-rounds", 5, "rounds of the concurrent creates (the runtimes in turn, the first one rotating)")
 	crunBin := flag.String("crun", "crun", "crun binary (another runtime to compare with, in its column)")
 	runcBin := flag.String("runc", "runc", "runc binary (another runtime to compare with, in its column)")
-	stateFS := flag.String("state-fs", "tmpfs", "the state roots' file system: tmpfs (as /run is on most hosts), or the work directory's")
+	stateFS := flag.String("state-fs", "tmpfs", "the state roots' file system: tmpfs (as /run is on most hosts), or work (the work directory's, under $TMPDIR)")
 	flag.Parse()
+	if *stateFS != "tmpfs" && *stateFS != "work" {
+		fmt.Fprintf(os.Stderr, "-state-fs %q: tmpfs or work\n", *stateFS)
+		os.Exit(2)
+	}
 	work, _ := os.MkdirTemp("", "ocirun-bench-")
 	defer os.RemoveAll(work)
 	// Each runtime's default state root is under /run, a tmpfs on most
@@ -119,6 +123,7 @@ func main() {
 	if *stateFS == "tmpfs" {
 		if err := syscall.Mount("tmpfs", roots, "tmpfs", 0, "mode=700"); err != nil {
 			fmt.Fprintln(os.Stderr, "state roots on a tmpfs:", err)
+			os.RemoveAll(work)
 			os.Exit(1)
 		}
 		defer syscall.Unmount(roots, syscall.MNT_DETACH)
