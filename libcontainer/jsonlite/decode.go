@@ -112,19 +112,13 @@ func (d *decoder) valueFrom(tok json.Token, v reflect.Value) error {
 		}
 		v.Set(s)
 		return nil
-	case reflect.String:
-		s, ok := tok.(string)
-		if !ok {
+	case reflect.String, reflect.Bool:
+		// The token's own kind: a string or a bool, set as v's type.
+		tv := reflect.ValueOf(tok)
+		if tv.Kind() != v.Kind() {
 			return errNotCovered
 		}
-		v.SetString(s)
-		return nil
-	case reflect.Bool:
-		b, ok := tok.(bool)
-		if !ok {
-			return errNotCovered
-		}
-		v.SetBool(b)
+		v.Set(tv.Convert(t))
 		return nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
