@@ -493,3 +493,32 @@ func TestCgroupLateLimitFailureCleansUp(t *testing.T) {
 		}
 	}
 }
+
+// A create into a cgroup that holds another container's processes fails
+// with runc's words for it, and leaves nothing: no state, the other
+// container and its cgroup untouched.
+func TestCgroupWithProcessesRefused(t *testing.T) {
+	r := newRT(t)
+	path := fmt.Sprintf("/ocirun-test/busy-%d", time.Now().UnixNano())
+	withPath := func(s *specs.Spec) { s.Linux.CgroupsPath = path }
+	r.running("busy1", withPath)
+	b := bundle(t, []string{"true"}, withPath)
+	res := r.run("create", "--bundle", b, "busy2")
+	if res.code == 0 || !strings.Contains(res.stderr, "the cgroup already has processes") || strings.Count(strings.TrimSpace(res.stderr), "\n") != 0 {
+		t.Fatalf("exit %d, stderr %q", res.code, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(r.root, "busy2")); !os.IsNotExist(err) {
+		t.Fatalf("busy2's state is left: %v", err)
+	}
+	if st := r.status("busy1"); st != "running" {
+		t.Fatalf("busy1 is %s", st)
+	}
+	r.ok("delete", "--force", "busy1")
+	l, _ := cgroups.Detect()
+	for _, dir := range l.V1 {
+		os.Remove(filepath.Join(dir, path))
+	}
+	if l.V2 != "" {
+		os.Remove(filepath.Join(l.V2, path))
+	}
+}

@@ -263,3 +263,25 @@ func TestCreateKilledHalfWay(t *testing.T) {
 		t.Fatal("cgroup left behind")
 	}
 }
+
+// config.json is read as encoding/json reads it, as runc does: a key that
+// matches a field only by Unicode case folding ("ſ" is an "s") still sets
+// it, here the hostname.
+func TestConfigKeysFoldLikeEncodingJSON(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"cat", "/proc/sys/kernel/hostname"}, func(s *specs.Spec) { s.Hostname = "folded" })
+	p := filepath.Join(b, "config.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"hostname": `) {
+		t.Fatalf("no hostname key in %s", data)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(data), `"hostname": `, `"hoſtname": `, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := r.ok("run", "--bundle", b, "fold"); strings.TrimSpace(out) != "folded" {
+		t.Fatalf("hostname %q, want folded", out)
+	}
+}

@@ -108,6 +108,24 @@ func TestMountTargetSymlinkStaysInRoot(t *testing.T) {
 	if strings.Contains(string(mounts), victim) {
 		t.Fatal("the mount escaped to the host")
 	}
+
+	// A missing target under the link: made by one mkdirat in the parent
+	// resolved inside the root (mkdirLast), so <rootfs>/<victim>/new, never
+	// the host's <victim>/new.
+	b = bundle(t, []string{"sh", "-c", "awk '$5==\"" + victim + "/new\" {print $9}' /proc/self/mountinfo"}, func(s *specs.Spec) {
+		s.Root.Path = rootfs
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/escape/new", Type: "tmpfs", Source: "tmpfs"})
+	})
+	res = r.run("run", "--bundle", b, "symnew")
+	if res.code != 0 || strings.TrimSpace(res.stdout) != "tmpfs" {
+		t.Fatalf("missing target: exit %d, stdout %q: %s", res.code, res.stdout, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(victim, "new")); err == nil {
+		t.Fatal("the missing target was made on the host")
+	}
+	if st, err := os.Stat(filepath.Join(rootfs, victim, "new")); err != nil || !st.IsDir() {
+		t.Fatalf("the missing target is not in the rootfs: %v", err)
+	}
 }
 
 // copyTree copies the busybox rootfs with cp -a (symlinks kept).
