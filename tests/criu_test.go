@@ -38,10 +38,15 @@ func criuRT(t *testing.T) (*rt, func(args ...string) result) {
 
 // counterBundle runs a counter that writes to /data/count on a bind mount
 // of a host directory (an external mount for CRIU), with a child process
-// whose container pid it records in /data/child.
+// whose container pid it records in /data/child. The counter appends: CRIU
+// records the size of every regular file a process holds open, except one
+// opened write-only for appending, and refuses to restore if it changed.
+// With "echo $i > count" a checkpoint taken between the shell's truncating
+// open and its write records size 0, and after --leave-running the original
+// goes on writing, so that restore failed ("data/count has bad size 2").
 func counterBundle(t *testing.T) (bundleDir, dataDir string) {
 	dataDir = t.TempDir()
-	script := `sleep 100000 & echo $! > /data/child; i=0; while :; do i=$((i+1)); echo $i > /data/count; usleep 50000; done`
+	script := `sleep 100000 & echo $! > /data/child; i=0; while :; do i=$((i+1)); echo $i >> /data/count; usleep 50000; done`
 	bundleDir = bundle(t, []string{"sh", "-c", script}, func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: dataDir, Options: []string{"rbind", "rw"}})
 	})
@@ -57,10 +62,12 @@ func startCounter(t *testing.T, r *rt, id string) (bundleDir, dataDir string) {
 	return bundleDir, dataDir
 }
 
+// readCount is the last number the counter appended.
 func readCount(t *testing.T, dataDir string) int {
 	t.Helper()
 	data, _ := os.ReadFile(filepath.Join(dataDir, "count"))
-	n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	n, _ := strconv.Atoi(lines[len(lines)-1])
 	return n
 }
 
