@@ -3,6 +3,10 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -69,6 +73,11 @@ func (c *Container) makeCgroupIn(layout *cgroups.Layout, cfg *configs.Config) (*
 		return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already has processes", path)
 	}
 	c.state.CgroupPath, c.state.CgroupLayout = path, layout
+	if cfg.CgroupsPath != "" {
+		if err := os.Symlink(path, filepath.Join(c.dir, cgroupLink)); err != nil {
+			return nil, fmt.Errorf("record the cgroup %s in the state directory: %w", path, err)
+		}
+	}
 	if err := m.Create(); err != nil {
 		return nil, err
 	}
@@ -193,4 +202,47 @@ func (c *Container) removeCgroup() error {
 		return err
 	}
 	return m.Destroy()
+}
+
+// cgroupLink, in a container's state directory, names a cgroup at a path of
+// the config's own (linux.cgroupsPath), written before the cgroup is made:
+// a create killed before it saved any state leaves only its directory, and
+// `delete --force` finds the cgroup to remove by this. The default path
+// needs no record: it follows from the id.
+const cgroupLink = "cgroup"
+
+// removeStaleCgroup removes the cgroup of a create that died before it
+// saved any state. Its init ends with it (its next read from create's
+// socket fails), which may take a moment; processes still in the cgroup
+// after a second are another container's that uses the same path (the same
+// id under another --root, or the same linux.cgroupsPath), and the cgroup
+// is left to them.
+func removeStaleCgroup(dir, id string) {
+	path, err := cgroups.Path("", id)
+	if target, lerr := os.Readlink(filepath.Join(dir, cgroupLink)); lerr == nil {
+		path, err = cgroups.Path(target, id)
+	}
+	if err != nil {
+		slog.Warn("stale container's cgroup", "error", err)
+		return
+	}
+	layout, err := cgroups.Detect()
+	if err != nil {
+		slog.Warn("stale container's cgroup", "error", err)
+		return
+	}
+	m := cgroups.New(layout, path)
+	for delay := time.Millisecond; ; delay *= 2 {
+		if pids, _ := m.Pids(); len(pids) == 0 {
+			break
+		}
+		if delay > time.Second { // not an init on its way out
+			slog.Warn("a stale container's cgroup has processes: left in place", "cgroup", path)
+			return
+		}
+		time.Sleep(delay)
+	}
+	if err := m.Destroy(); err != nil {
+		slog.Warn("remove a stale container's cgroup", "error", err)
+	}
 }

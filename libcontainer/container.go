@@ -188,8 +188,9 @@ func Read(root, id string) (*Container, error) {
 	return &Container{id: id, dir: dir, state: st}, nil
 }
 
-// RemoveStale removes the state directory of a container whose create died
-// before it wrote any state, so `delete --force` can always clean up.
+// RemoveStale removes the state directory and the cgroup of a container
+// whose create died before it wrote any state, so `delete --force` can
+// always clean up.
 func RemoveStale(root, id string) error {
 	if err := ValidateID(id); err != nil {
 		return err
@@ -206,6 +207,7 @@ func RemoveStale(root, id string) error {
 	if _, err := loadState(dir); !errors.Is(err, ErrNotExist) {
 		return fmt.Errorf("container %s has state; not removing it as stale", id)
 	}
+	removeStaleCgroup(dir, id)
 	return removeStateDir(dir)
 }
 

@@ -285,3 +285,97 @@ func TestConfigKeysFoldLikeEncodingJSON(t *testing.T) {
 		t.Fatalf("hostname %q, want folded", out)
 	}
 }
+
+// A create killed at any point leaves nothing that `delete --force` does
+// not remove: killed after it made the cgroup but before it saved any state,
+// only the state directory tells of it, and the cgroup is found from the id
+// (the default path) or from the path recorded there (linux.cgroupsPath).
+func TestDeleteForceAfterCreateKilledAnywhere(t *testing.T) {
+	for _, tc := range []struct{ name, cgroupsPath string }{
+		{"default cgroup", ""},
+		{"cgroupsPath", "/ocirun-test/killed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRT(t)
+			b := bundle(t, []string{"true"}, func(s *specs.Spec) { s.Linux.CgroupsPath = tc.cgroupsPath })
+			path := tc.cgroupsPath
+			if path == "" {
+				path = "/ocirun/killed"
+			}
+			window := 0 // kills that left a cgroup and no state
+			for i := 0; i < 40; i++ {
+				cmd := r.cmd("create", "--bundle", b, "killed")
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Duration(i) * 250 * time.Microsecond)
+				cmd.Process.Kill()
+				cmd.Wait()
+				_, noState := os.Stat(filepath.Join(r.root, "killed", "state.json"))
+				if len(cgroupDirs(path)) > 0 && noState != nil {
+					window++
+				}
+				r.run("delete", "--force", "killed")
+				if left := cgroupDirs(path); len(left) > 0 {
+					t.Fatalf("killed after %v: delete --force left %v", time.Duration(i)*250*time.Microsecond, left)
+				}
+				r.assertEmptyRoot()
+			}
+			t.Logf("%d of 40 kills fell between the cgroup and the first state", window)
+			for _, d := range cgroupDirs("/ocirun-test") {
+				os.Remove(d)
+			}
+		})
+	}
+}
+
+// cgroupDirs lists the directories of a cgroup path in every hierarchy.
+func cgroupDirs(path string) []string {
+	var found []string
+	mounts, _ := filepath.Glob("/sys/fs/cgroup/*")
+	for _, m := range append(mounts, "/sys/fs/cgroup") {
+		if fi, err := os.Lstat(m); err != nil || !fi.IsDir() {
+			continue // cpu -> cpu,cpuacct and the like
+		}
+		if _, err := os.Stat(filepath.Join(m, path, "cgroup.procs")); err == nil {
+			found = append(found, filepath.Join(m, path))
+		}
+	}
+	return found
+}
+
+// A stale directory's cgroup that holds processes is another container's
+// (here one that shares the linux.cgroupsPath): delete --force of the stale
+// id leaves that cgroup, and the container in it, alone.
+func TestDeleteForceStaleLeavesAnotherContainersCgroup(t *testing.T) {
+	r := newRT(t)
+	const path = "/ocirun-test/shared"
+	b := bundle(t, []string{"sleep", "100"}, func(s *specs.Spec) { s.Linux.CgroupsPath = path })
+	r.ok("run", "-d", "--bundle", b, "owner")
+	defer func() {
+		r.run("delete", "--force", "owner")
+		for _, d := range append(cgroupDirs(path), cgroupDirs("/ocirun-test")...) {
+			os.Remove(d)
+		}
+	}()
+	stale := filepath.Join(r.root, "stale")
+	if err := os.MkdirAll(stale, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(path, filepath.Join(stale, "cgroup")); err != nil {
+		t.Fatal(err)
+	}
+	res := r.run("delete", "--force", "stale")
+	if res.code != 0 || !strings.Contains(res.stderr, "left in place") {
+		t.Fatalf("delete --force stale: exit %d, %q", res.code, res.stderr)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale directory still there: %v", err)
+	}
+	if len(cgroupDirs(path)) == 0 {
+		t.Fatal("the running container's cgroup was removed")
+	}
+	if s := r.status("owner"); s != "running" {
+		t.Fatalf("owner is %s", s)
+	}
+}
