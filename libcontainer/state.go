@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/jsonlite"
@@ -114,7 +116,9 @@ func marshal(v any) ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// saveState writes state.json atomically: a temp file renamed over the old one.
+// saveState writes state.json atomically: a temp file renamed over the old
+// one (rename(2) itself: os.Rename first stats the target; and the temp
+// file is removed only when it was not renamed).
 func saveState(dir string, s *State) error {
 	data, err := marshal(s)
 	if err != nil {
@@ -124,16 +128,17 @@ func saveState(dir string, s *State) error {
 	if err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
 		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, stateFile)); err != nil {
-		return fmt.Errorf("write state: %w", err)
+	if err := unix.Rename(tmp.Name(), filepath.Join(dir, stateFile)); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write state %s: %w", filepath.Join(dir, stateFile), err)
 	}
 	return nil
 }

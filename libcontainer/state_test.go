@@ -55,6 +55,22 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 }
 
+// A save that cannot rename leaves the old state.json alone and no temp file.
+func TestSaveStateFailureLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	// state.json a directory that is not empty: rename(2) refuses.
+	if err := os.MkdirAll(filepath.Join(dir, stateFile, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveState(dir, &State{ID: "x"}); err == nil {
+		t.Fatal("saved over a directory")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != stateFile {
+		t.Fatalf("left %v", entries)
+	}
+}
+
 func TestValidateID(t *testing.T) {
 	for _, id := range []string{"a", "abc-DEF_1.2+3", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"} {
 		if err := ValidateID(id); err != nil {
