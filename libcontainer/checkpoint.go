@@ -10,9 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/criu"
@@ -117,13 +115,13 @@ func (c *Container) Checkpoint(opts *CriuOpts) error {
 	pid := c.state.InitPid
 	s := &criu.Swrk{Path: opts.CriuPath}
 	ro := baseCriuOpts(opts, images, work, "dump.log")
-	ro.Pid = proto.Int32(int32(pid))
-	ro.Root = proto.String(cfg.Rootfs)
-	ro.LeaveRunning = proto.Bool(opts.LeaveRunning || opts.PreDump)
+	ro.Pid = new(int32(pid))
+	ro.Root = new(cfg.Rootfs)
+	ro.LeaveRunning = new(opts.LeaveRunning || opts.PreDump)
 	ro.NetworkLock = networkLockOpt(info.NetworkLock)
 	if m, err := c.cgroup(); err == nil {
 		if dir := m.FreezerDir(); dir != "" {
-			ro.FreezeCgroup = proto.String(dir)
+			ro.FreezeCgroup = new(dir)
 		}
 	}
 	for _, m := range cfg.Mounts {
@@ -154,11 +152,11 @@ func (c *Container) Checkpoint(opts *CriuOpts) error {
 		}
 	}
 	if opts.PreDump {
-		ro.TrackMem = proto.Bool(true)
+		ro.TrackMem = new(true)
 	}
 	if opts.ParentImage != "" {
-		ro.ParentImg = proto.String(opts.ParentImage)
-		ro.TrackMem = proto.Bool(true)
+		ro.ParentImg = new(opts.ParentImage)
+		ro.TrackMem = new(true)
 	}
 	// Written first: a dump that ends the processes must leave what restore needs.
 	if err := writeCheckpointInfo(images, &info); err != nil {
@@ -167,9 +165,9 @@ func (c *Container) Checkpoint(opts *CriuOpts) error {
 	if _, err := s.Start(); err != nil {
 		return err
 	}
-	typ := rpc.CriuReqType_DUMP
+	typ := criu.ReqDump
 	if opts.PreDump {
-		typ = rpc.CriuReqType_PRE_DUMP
+		typ = criu.ReqPreDump
 	}
 	_, err = s.Call(typ, ro, nil, nil)
 	closeErr := s.Close()
@@ -195,45 +193,45 @@ var externalNamespaces = []struct{ spec, criu, key string }{
 }
 
 // baseCriuOpts are the RPC options dump and restore share.
-func baseCriuOpts(opts *CriuOpts, images, work *os.File, log string) *rpc.CriuOpts {
-	ro := &rpc.CriuOpts{
-		ImagesDirFd:     proto.Int32(int32(images.Fd())), // our numbers: CRIU opens /proc/<us>/fd/N
-		WorkDirFd:       proto.Int32(int32(work.Fd())),
-		LogLevel:        proto.Int32(4),
-		LogFile:         proto.String(log),
-		ManageCgroups:   proto.Bool(true),
-		ShellJob:        proto.Bool(opts.ShellJob),
-		TcpEstablished:  proto.Bool(opts.TCPEstablished),
-		ExtUnixSk:       proto.Bool(opts.ExtUnixSk),
-		FileLocks:       proto.Bool(opts.FileLocks),
-		OrphanPtsMaster: proto.Bool(true),
-		AutoDedup:       proto.Bool(opts.AutoDedup),
-		LazyPages:       proto.Bool(opts.LazyPages),
+func baseCriuOpts(opts *CriuOpts, images, work *os.File, log string) *criu.Opts {
+	ro := &criu.Opts{
+		ImagesDirFd:     int32(images.Fd()), // our numbers: CRIU opens /proc/<us>/fd/N
+		WorkDirFd:       new(int32(work.Fd())),
+		LogLevel:        new(int32(4)),
+		LogFile:         new(log),
+		ManageCgroups:   new(true),
+		ShellJob:        new(opts.ShellJob),
+		TcpEstablished:  new(opts.TCPEstablished),
+		ExtUnixSk:       new(opts.ExtUnixSk),
+		FileLocks:       new(opts.FileLocks),
+		OrphanPtsMaster: new(true),
+		AutoDedup:       new(opts.AutoDedup),
+		LazyPages:       new(opts.LazyPages),
 	}
 	if mode, ok := cgroupModes[opts.ManageCgroupsMode]; ok && opts.ManageCgroupsMode != "" {
-		ro.ManageCgroupsMode = mode.Enum()
+		ro.ManageCgroupsMode = new(mode)
 	}
 	if opts.StatusFd >= 0 {
-		ro.StatusFd = proto.Int32(int32(opts.StatusFd))
+		ro.StatusFd = new(int32(opts.StatusFd))
 	}
 	if opts.PageServer != "" {
 		addr, port, _ := strings.Cut(opts.PageServer, ":")
 		p, _ := strconv.Atoi(port)
-		ro.Ps = &rpc.CriuPageServerInfo{Address: proto.String(addr), Port: proto.Int32(int32(p))}
+		ro.Ps = &criu.PageServerInfo{Address: new(addr), Port: new(int32(p))}
 	}
 	var mask uint32
 	for _, ns := range opts.EmptyNs {
 		mask |= namespaceFlags[ns]
 	}
 	if mask != 0 {
-		ro.EmptyNs = proto.Uint32(mask)
+		ro.EmptyNs = new(mask)
 	}
 	return ro
 }
 
-var cgroupModes = map[string]rpc.CriuCgMode{
-	"soft": rpc.CriuCgMode_SOFT, "full": rpc.CriuCgMode_FULL,
-	"strict": rpc.CriuCgMode_STRICT, "ignore": rpc.CriuCgMode_IGNORE,
+var cgroupModes = map[string]criu.CgMode{
+	"soft": criu.CgSoft, "full": criu.CgFull,
+	"strict": criu.CgStrict, "ignore": criu.CgIgnore,
 }
 
 var namespaceFlags = map[string]uint32{
@@ -368,11 +366,11 @@ func networkLockMethod() string {
 	return "nftables"
 }
 
-func networkLockOpt(method string) *rpc.CriuNetworkLockMethod {
+func networkLockOpt(method string) *criu.NetworkLockMethod {
 	if method == "nftables" {
-		return rpc.CriuNetworkLockMethod_NFTABLES.Enum()
+		return new(criu.NetworkLockNftables)
 	}
-	return rpc.CriuNetworkLockMethod_IPTABLES.Enum()
+	return new(criu.NetworkLockIptables)
 }
 
 // writeCheckpointInfo writes the checkpoint description into the images

@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -103,8 +101,8 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 
 	s := &criu.Swrk{Path: opts.Criu.CriuPath, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr}
 	ro := baseCriuOpts(opts.Criu, images, work, "restore.log")
-	ro.Root = proto.String(root)
-	ro.RstSibling = proto.Bool(true) // the restored init is our child, as a created one is
+	ro.Root = new(root)
+	ro.RstSibling = new(true) // the restored init is our child, as a created one is
 	ro.NetworkLock = networkLockOpt(info.NetworkLock)
 	for _, m := range cfg.Mounts {
 		if m.IsBind() {
@@ -118,7 +116,7 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 	}
 	for fd, key := range info.Stdio {
 		if key != "" {
-			ro.InheritFd = append(ro.InheritFd, &rpc.InheritFd{Key: proto.String(key), Fd: proto.Int32(int32(fd))})
+			ro.InheritFd = append(ro.InheritFd, &criu.InheritFd{Key: key, Fd: int32(fd)})
 		}
 	}
 	for _, t := range externalNamespaces {
@@ -131,11 +129,11 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 			return fmt.Errorf("namespace %s %s: %w", t.spec, p, err)
 		}
 		defer f.Close()
-		ro.InheritFd = append(ro.InheritFd, &rpc.InheritFd{Key: proto.String(t.key), Fd: proto.Int32(s.AddFile(f))})
+		ro.InheritFd = append(ro.InheritFd, &criu.InheritFd{Key: t.key, Fd: s.AddFile(f)})
 	}
 	for spec, name := range map[string]string{"ipc": "ipc", "uts": "uts"} {
 		if p := cfg.NamespacePath(spec); p != "" {
-			ro.JoinNs = append(ro.JoinNs, &rpc.JoinNamespace{Ns: proto.String(name), NsFile: proto.String(p)})
+			ro.JoinNs = append(ro.JoinNs, &criu.JoinNamespace{Ns: name, NsFile: p})
 		}
 	}
 	criuPid, err := s.Start()
@@ -156,10 +154,10 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 		}
 	}
 	for _, ctrl := range cg.Hierarchies() {
-		ro.CgRoot = append(ro.CgRoot, &rpc.CgroupRoot{Ctrl: proto.String(ctrl), Path: proto.String(cg.CgroupPath())})
+		ro.CgRoot = append(ro.CgRoot, &criu.CgroupRoot{Ctrl: new(ctrl), Path: cg.CgroupPath()})
 	}
 	var restored int32
-	resp, err := s.Call(rpc.CriuReqType_RESTORE, ro, nil, func(n *criu.Notification) error {
+	resp, err := s.Call(criu.ReqRestore, ro, nil, func(n *criu.Notification) error {
 		switch n.Script {
 		case "setup-namespaces":
 			// The namespaces exist, nothing runs yet: the runtime's hooks, as at create.
@@ -184,7 +182,9 @@ func (c *Container) restoreProcesses(opts *RestoreOpts, cg *cgroups.Manager, inf
 		return criuFailure(err, work.Name(), "restore.log")
 	}
 	if restored == 0 {
-		restored = resp.GetRestore().GetPid()
+		if resp.Restore != nil {
+			restored = resp.Restore.Pid
+		}
 	}
 	if restored <= 0 {
 		return errors.New("criu restore: no pid for the restored init")

@@ -7,9 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
-	"google.golang.org/protobuf/proto"
 )
 
 // Check runs `criu check`: CRIU's own test that it can checkpoint and
@@ -30,11 +27,11 @@ func MemTrack(path string) (bool, error) {
 		return false, err
 	}
 	defer s.Close()
-	resp, err := s.Call(rpc.CriuReqType_FEATURE_CHECK, nil, &rpc.CriuFeatures{MemTrack: proto.Bool(true)}, nil)
+	resp, err := s.Call(ReqFeatureCheck, nil, &Features{MemTrack: new(true)}, nil)
 	if err != nil {
 		return false, err
 	}
-	return resp.GetFeatures().GetMemTrack(), nil
+	return resp.Features != nil && resp.Features.MemTrack != nil && *resp.Features.MemTrack, nil
 }
 
 // LogErrors returns the last n error lines of a CRIU log file (all its

@@ -1,5 +1,5 @@
 // Package criu runs CRIU in its service mode (`criu swrk`) and speaks its
-// RPC (go-criu's protobuf messages) over a socket pair: one request, the
+// RPC (protobuf messages, rpc.go) over a socket pair: one request, the
 // notifications CRIU sends while it works, and the final answer.
 package criu
 
@@ -8,11 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 )
 
 // Swrk is one `criu swrk` process. CRIU resolves the directory and status
@@ -89,38 +86,37 @@ type Notify func(n *Notification) error
 
 // Call sends one request and answers CRIU's notifications until the final
 // response, which it returns.
-func (s *Swrk) Call(typ rpc.CriuReqType, opts *rpc.CriuOpts, features *rpc.CriuFeatures, notify Notify) (*rpc.CriuResp, error) {
+func (s *Swrk) Call(typ ReqType, opts *Opts, features *Features, notify Notify) (*Response, error) {
 	if s.sock == nil {
 		return nil, errors.New("criu swrk is not started")
 	}
-	op := opName(typ)
+	op := typ.String()
 	if opts != nil && notify != nil {
-		opts.NotifyScripts = proto.Bool(true)
+		opts.NotifyScripts = new(true)
 	}
-	req := &rpc.CriuReq{Type: &typ, Opts: opts, Features: features}
+	req := &Request{Type: typ, Opts: opts, Features: features}
 	buf, oob := make([]byte, 64<<10), make([]byte, unix.CmsgSpace(4*4))
 	for {
-		data, err := proto.Marshal(req)
-		if err != nil {
-			return nil, fmt.Errorf("criu %s: encode request: %w", op, err)
-		}
-		if _, err := s.sock.Write(data); err != nil {
+		if _, err := s.sock.Write(req.Marshal()); err != nil {
 			return nil, fmt.Errorf("criu %s: send request: %w", op, err)
 		}
 		n, files, err := s.recv(buf, oob)
 		if err != nil {
 			return nil, fmt.Errorf("criu %s: read answer (did criu die?): %w", op, err)
 		}
-		resp := &rpc.CriuResp{}
-		if err := proto.Unmarshal(buf[:n], resp); err != nil {
+		resp := &Response{}
+		if err := resp.Unmarshal(buf[:n]); err != nil {
 			for _, f := range files {
 				f.Close()
 			}
 			return nil, fmt.Errorf("criu %s: decode answer: %w", op, err)
 		}
-		nt := &Notification{Script: resp.GetNotify().GetScript(), Pid: resp.GetNotify().GetPid(), Files: files}
+		nt := &Notification{Files: files}
+		if resp.Notify != nil {
+			nt.Script, nt.Pid = resp.Notify.Script, resp.Notify.Pid
+		}
 		err = nil
-		if resp.GetSuccess() && resp.GetType() == rpc.CriuReqType_NOTIFY && notify != nil {
+		if resp.Success && resp.Type == ReqNotify && notify != nil {
 			err = notify(nt)
 		}
 		for _, f := range files {
@@ -129,17 +125,16 @@ func (s *Swrk) Call(typ rpc.CriuReqType, opts *rpc.CriuOpts, features *rpc.CriuF
 		if err != nil {
 			return resp, fmt.Errorf("criu %s: %s: %w", op, nt.Script, err)
 		}
-		if !resp.GetSuccess() {
-			return resp, &Error{Op: op, Msg: resp.GetCrErrmsg(), Errno: resp.GetCrErrno()}
+		if !resp.Success {
+			return resp, &Error{Op: op, Msg: resp.CrErrmsg, Errno: resp.CrErrno}
 		}
-		if resp.GetType() != rpc.CriuReqType_NOTIFY {
-			if resp.GetType() != typ {
-				return resp, fmt.Errorf("criu %s: unexpected answer %s", op, resp.GetType())
+		if resp.Type != ReqNotify {
+			if resp.Type != typ {
+				return resp, fmt.Errorf("criu %s: unexpected answer %s", op, resp.Type)
 			}
 			return resp, nil
 		}
-		notifyType := rpc.CriuReqType_NOTIFY
-		req = &rpc.CriuReq{Type: &notifyType, NotifySuccess: proto.Bool(true)}
+		req = &Request{Type: ReqNotify, NotifySuccess: new(true)}
 	}
 }
 
@@ -188,14 +183,4 @@ func (s *Swrk) Close() error {
 		return fmt.Errorf("criu swrk: %w", err)
 	}
 	return nil
-}
-
-func opName(t rpc.CriuReqType) string {
-	switch t {
-	case rpc.CriuReqType_PRE_DUMP:
-		return "pre-dump"
-	case rpc.CriuReqType_FEATURE_CHECK:
-		return "feature check"
-	}
-	return strings.ToLower(t.String())
 }
