@@ -87,44 +87,44 @@ type Opts struct {
 
 func (o *Opts) encode(e *encoder) {
 	e.int32(1, o.ImagesDirFd)
-	e.optInt32(2, o.Pid)
-	e.optBool(3, o.LeaveRunning)
-	e.optBool(4, o.ExtUnixSk)
-	e.optBool(5, o.TcpEstablished)
-	e.optBool(7, o.ShellJob)
-	e.optBool(8, o.FileLocks)
-	e.optInt32(9, o.LogLevel)
-	e.optString(10, o.LogFile)
+	opt(e, 2, o.Pid, (*encoder).int32)
+	opt(e, 3, o.LeaveRunning, (*encoder).bool)
+	opt(e, 4, o.ExtUnixSk, (*encoder).bool)
+	opt(e, 5, o.TcpEstablished, (*encoder).bool)
+	opt(e, 7, o.ShellJob, (*encoder).bool)
+	opt(e, 8, o.FileLocks, (*encoder).bool)
+	opt(e, 9, o.LogLevel, (*encoder).int32)
+	opt(e, 10, o.LogFile, (*encoder).string)
 	if o.Ps != nil {
 		e.message(11, o.Ps)
 	}
-	e.optBool(12, o.NotifyScripts)
-	e.optString(13, o.Root)
-	e.optString(14, o.ParentImg)
-	e.optBool(15, o.TrackMem)
-	e.optBool(16, o.AutoDedup)
-	e.optInt32(17, o.WorkDirFd)
-	e.optBool(24, o.ManageCgroups)
+	opt(e, 12, o.NotifyScripts, (*encoder).bool)
+	opt(e, 13, o.Root, (*encoder).string)
+	opt(e, 14, o.ParentImg, (*encoder).string)
+	opt(e, 15, o.TrackMem, (*encoder).bool)
+	opt(e, 16, o.AutoDedup, (*encoder).bool)
+	opt(e, 17, o.WorkDirFd, (*encoder).int32)
+	opt(e, 24, o.ManageCgroups, (*encoder).bool)
 	for _, c := range o.CgRoot {
 		e.message(25, c)
 	}
-	e.optBool(26, o.RstSibling)
+	opt(e, 26, o.RstSibling, (*encoder).bool)
 	for _, f := range o.InheritFd {
 		e.message(27, f)
 	}
-	e.optInt32(34, (*int32)(o.ManageCgroupsMode))
+	opt(e, 34, (*int32)(o.ManageCgroupsMode), (*encoder).int32)
 	for _, s := range o.External {
 		e.string(37, s)
 	}
-	e.optUint32(38, o.EmptyNs)
+	opt(e, 38, o.EmptyNs, (*encoder).uint32)
 	for _, j := range o.JoinNs {
 		e.message(39, j)
 	}
-	e.optString(44, o.FreezeCgroup)
-	e.optBool(48, o.LazyPages)
-	e.optInt32(49, o.StatusFd)
-	e.optBool(50, o.OrphanPtsMaster)
-	e.optInt32(64, (*int32)(o.NetworkLock))
+	opt(e, 44, o.FreezeCgroup, (*encoder).string)
+	opt(e, 48, o.LazyPages, (*encoder).bool)
+	opt(e, 49, o.StatusFd, (*encoder).int32)
+	opt(e, 50, o.OrphanPtsMaster, (*encoder).bool)
+	opt(e, 64, (*int32)(o.NetworkLock), (*encoder).int32)
 }
 
 // PageServerInfo names a page server (criu_page_server_info).
@@ -134,8 +134,8 @@ type PageServerInfo struct {
 }
 
 func (p *PageServerInfo) encode(e *encoder) {
-	e.optString(1, p.Address)
-	e.optInt32(2, p.Port)
+	opt(e, 1, p.Address, (*encoder).string)
+	opt(e, 2, p.Port, (*encoder).int32)
 }
 
 // CgroupRoot remaps a hierarchy's root at restore (cgroup_root).
@@ -145,7 +145,7 @@ type CgroupRoot struct {
 }
 
 func (c *CgroupRoot) encode(e *encoder) {
-	e.optString(1, c.Ctrl)
+	opt(e, 1, c.Ctrl, (*encoder).string)
 	e.string(2, c.Path)
 }
 
@@ -180,9 +180,9 @@ type Features struct {
 }
 
 func (f *Features) encode(e *encoder) {
-	e.optBool(1, f.MemTrack)
-	e.optBool(2, f.LazyPages)
-	e.optBool(3, f.PidfdStore)
+	opt(e, 1, f.MemTrack, (*encoder).bool)
+	opt(e, 2, f.LazyPages, (*encoder).bool)
+	opt(e, 3, f.PidfdStore, (*encoder).bool)
 }
 
 func (f *Features) decode(msg []byte) error {
@@ -215,7 +215,7 @@ func (r *Request) encode(e *encoder) {
 	if r.Opts != nil {
 		e.message(2, r.Opts)
 	}
-	e.optBool(3, r.NotifySuccess)
+	opt(e, 3, r.NotifySuccess, (*encoder).bool)
 	if r.Features != nil {
 		e.message(5, r.Features)
 	}

@@ -68,29 +68,11 @@ func (e *encoder) message(num int, m interface{ encode(*encoder) }) {
 	e.buf = append(e.buf, sub.buf...)
 }
 
-// Optional fields (pointers) are written only when set: CRIU tells "not
-// given" (its default, or its configuration file's) from a given false.
-func (e *encoder) optInt32(num int, v *int32) {
+// opt writes an optional field (a pointer) only when it is set: CRIU tells
+// "not given" (its default, or its configuration file's) from a given false.
+func opt[T any](e *encoder, num int, v *T, write func(*encoder, int, T)) {
 	if v != nil {
-		e.int32(num, *v)
-	}
-}
-
-func (e *encoder) optUint32(num int, v *uint32) {
-	if v != nil {
-		e.uint32(num, *v)
-	}
-}
-
-func (e *encoder) optBool(num int, v *bool) {
-	if v != nil {
-		e.bool(num, *v)
-	}
-}
-
-func (e *encoder) optString(num int, v *string) {
-	if v != nil {
-		e.string(num, *v)
+		write(e, num, *v)
 	}
 }
 
