@@ -1,6 +1,9 @@
 package criu
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // The messages of CRIU's RPC (criu/rpc.proto in CRIU's sources, also in
 // go-criu's rpc package) that ocirun sends and reads. Field names are
@@ -252,14 +255,17 @@ type NotifyMsg struct {
 }
 
 // Unmarshal reads a response. A nested message given twice is merged, and
-// a scalar given twice takes the last value, as protobuf does.
+// a scalar given twice takes the last value, as protobuf does; a response
+// without its required fields (type, success, a restore's pid) is refused,
+// as protobuf refuses it.
 func (r *Response) Unmarshal(msg []byte) error {
-	return each(msg, func(num, wire int, v uint64, b []byte) error {
+	var hasType, hasSuccess, hasPid bool
+	err := each(msg, func(num, wire int, v uint64, b []byte) error {
 		switch {
 		case wire == wireVarint && num == 1:
-			r.Type = ReqType(int32(v))
+			r.Type, hasType = ReqType(int32(v)), true
 		case wire == wireVarint && num == 2:
-			r.Success = v != 0
+			r.Success, hasSuccess = v != 0, true
 		case wire == wireVarint && num == 7:
 			r.CrErrno = int32(v)
 		case wire == wireBytes && num == 9:
@@ -270,7 +276,7 @@ func (r *Response) Unmarshal(msg []byte) error {
 			}
 			return each(b, func(num, wire int, v uint64, _ []byte) error {
 				if num == 1 && wire == wireVarint {
-					r.Restore.Pid = int32(v)
+					r.Restore.Pid, hasPid = int32(v), true
 				}
 				return nil
 			})
@@ -292,7 +298,20 @@ func (r *Response) Unmarshal(msg []byte) error {
 				r.Features = &Features{}
 			}
 			return r.Features.decode(b)
+		case wire == wireBytes && (num == 3 || num == 6 || num == 10):
+			// dump, page server, version: not read, but a malformed one
+			// makes the response malformed, as protobuf reads it.
+			return each(b, func(int, int, uint64, []byte) error { return nil })
 		}
 		return nil
 	})
+	switch {
+	case err != nil:
+		return err
+	case !hasType || !hasSuccess:
+		return errors.New("response without its type or success")
+	case r.Restore != nil && !hasPid:
+		return errors.New("restore response without a pid")
+	}
+	return nil
 }

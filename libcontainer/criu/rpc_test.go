@@ -148,11 +148,24 @@ func TestRequestEncodesLikeProtobuf(t *testing.T) {
 }
 
 // randomResponse is a response as CRIU may send it, with the fields ocirun
-// skips (dump, page server, version, status) set too.
+// skips (dump, page server, version, status) set too, and the required
+// ones always.
 func randomResponse(r *rand.Rand) *rpc.CriuResp {
 	resp := &rpc.CriuResp{}
 	for _, name := range []string{"Type", "Success", "Dump", "Restore", "Notify", "Ps", "CrErrno", "Features", "CrErrmsg", "Version", "Status"} {
 		fill(r, reflect.ValueOf(resp).Elem().FieldByName(name), false)
+	}
+	if resp.Type == nil {
+		resp.Type = rpc.CriuReqType_NOTIFY.Enum()
+	}
+	if resp.Success == nil {
+		resp.Success = new(r.IntN(2) == 1)
+	}
+	if resp.Restore != nil && resp.Restore.Pid == nil {
+		resp.Restore.Pid = new(r.Int32())
+	}
+	if v := resp.Version; v != nil {
+		v.MajorNumber, v.MinorNumber = new(int32(4)), new(int32(2))
 	}
 	return resp
 }
@@ -161,7 +174,7 @@ func TestResponseDecodesLikeProtobuf(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 3000; i++ {
 		theirs := randomResponse(r)
-		data, err := proto.MarshalOptions{AllowPartial: true}.Marshal(theirs)
+		data, err := proto.Marshal(theirs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,35 +201,46 @@ func TestResponseDecodeErrors(t *testing.T) {
 		{"truncated fixed64", []byte{0x09, 1, 2, 3}},
 		{"group", []byte{0x0b, 0x0c}},
 		{"bad nested notify", []byte{0x2a, 0x02, 0x0a, 0x05}},
+		{"varint past 64 bits", append(append([]byte{0x08, 0x01, 0x10, 0x01, 0x38}, bytes.Repeat([]byte{0xff}, 9)...), 0x7f)},
+		{"no type", []byte{0x10, 0x01}},
+		{"no success", []byte{0x08, 0x01}},
+		{"restore without a pid", []byte{0x08, 0x02, 0x10, 0x01, 0x22, 0x00}},
 	} {
 		var ours Response
 		if err := ours.Unmarshal(tc.data); err == nil {
 			t.Errorf("%s: %x read without error: %#v", tc.name, tc.data, ours)
 		}
 		var theirs rpc.CriuResp
-		if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(tc.data, &theirs); err == nil && tc.name != "group" {
+		if err := proto.Unmarshal(tc.data, &theirs); err == nil && tc.name != "group" {
 			t.Errorf("%s: protobuf reads %x (the case is not malformed)", tc.name, tc.data)
 		}
 	}
 }
 
-// Any bytes: never a panic, and what protobuf reads, ocirun reads the same.
-// Groups, which protobuf still skips and CRIU never sends, are refused.
+// Any bytes: never a panic; what protobuf cannot read, ocirun refuses;
+// what it reads, ocirun reads the same, or refuses for a required field
+// that protobuf misses too. Groups, which protobuf still skips and CRIU
+// never sends, are refused.
 func FuzzResponseLikeProtobuf(f *testing.F) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for i := 0; i < 20; i++ {
-		data, _ := proto.MarshalOptions{AllowPartial: true}.Marshal(randomResponse(r))
+		data, _ := proto.Marshal(randomResponse(r))
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var ours Response
 		oursErr := ours.Unmarshal(data)
 		var theirs rpc.CriuResp
-		theirsErr := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(data, &theirs)
-		if theirsErr != nil || (oursErr != nil && strings.Contains(oursErr.Error(), "wire type")) {
+		if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(data, &theirs); err != nil {
+			if oursErr == nil {
+				t.Fatalf("protobuf refuses %x (%v), ocirun reads %#v", data, err, ours)
+			}
 			return
 		}
 		if oursErr != nil {
+			if strings.Contains(oursErr.Error(), "wire type") || proto.Unmarshal(data, new(rpc.CriuResp)) != nil {
+				return
+			}
 			t.Fatalf("protobuf reads %x, ocirun: %v", data, oursErr)
 		}
 		if d := same("resp", reflect.ValueOf(&ours).Elem(), reflect.ValueOf(&theirs).Elem()); d != "" {

@@ -88,6 +88,9 @@ func (d *decoder) varint() (uint64, error) {
 			return 0, errTruncated
 		}
 		b := d.buf[i]
+		if i == 9 && b > 1 { // bits past the 64th: protobuf refuses it
+			return 0, errors.New("varint overflows 64 bits")
+		}
 		v |= uint64(b&0x7f) << (7 * i)
 		if b < 0x80 {
 			d.buf = d.buf[i+1:]
