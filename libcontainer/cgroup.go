@@ -73,10 +73,8 @@ func (c *Container) makeCgroupIn(layout *cgroups.Layout, cfg *configs.Config) (*
 		return nil, fmt.Errorf("linux.cgroupsPath %q: the cgroup already has processes", path)
 	}
 	c.state.CgroupPath, c.state.CgroupLayout = path, layout
-	if cfg.CgroupsPath != "" {
-		if err := os.Symlink(path, filepath.Join(c.dir, cgroupLink)); err != nil {
-			return nil, fmt.Errorf("record the cgroup %s in the state directory: %w", path, err)
-		}
+	if err := os.Symlink(path, filepath.Join(c.dir, cgroupLink)); err != nil {
+		return nil, fmt.Errorf("record the cgroup %s in the state directory: %w", path, err)
 	}
 	if err := m.Create(); err != nil {
 		return nil, err
@@ -204,11 +202,11 @@ func (c *Container) removeCgroup() error {
 	return m.Destroy()
 }
 
-// cgroupLink, in a container's state directory, names a cgroup at a path of
-// the config's own (linux.cgroupsPath), written before the cgroup is made:
-// a create killed before it saved any state leaves only its directory, and
-// `delete --force` finds the cgroup to remove by this. The default path
-// needs no record: it follows from the id.
+// cgroupLink, in a container's state directory, names the container's
+// cgroup, written before the cgroup is made: a create killed before it
+// saved any state leaves only its directory, and `delete` finds the cgroup
+// to remove by this. Without it, no cgroup is touched: the default path
+// (/ocirun/<id>) may be a container's of the same id under another --root.
 const cgroupLink = "cgroup"
 
 // removeStaleCgroup removes the cgroup of a create that died before it
@@ -218,10 +216,11 @@ const cgroupLink = "cgroup"
 // id under another --root, or the same linux.cgroupsPath), and the cgroup
 // is left to them.
 func removeStaleCgroup(dir, id string) {
-	path, err := cgroups.Path("", id)
-	if target, lerr := os.Readlink(filepath.Join(dir, cgroupLink)); lerr == nil {
-		path, err = cgroups.Path(target, id)
+	target, err := os.Readlink(filepath.Join(dir, cgroupLink))
+	if err != nil {
+		return // killed before it made one
 	}
+	path, err := cgroups.Path(target, id)
 	if err != nil {
 		slog.Warn("stale container's cgroup", "error", err)
 		return

@@ -288,44 +288,80 @@ func TestConfigKeysFoldLikeEncodingJSON(t *testing.T) {
 
 // A create killed at any point leaves nothing that `delete --force` does
 // not remove: killed after it made the cgroup but before it saved any state,
-// only the state directory tells of it, and the cgroup is found from the id
-// (the default path) or from the path recorded there (linux.cgroupsPath).
+// only the state directory tells of it, and the cgroup is found by the path
+// recorded there first. Kills are tried at 0.25 ms steps until some land in
+// that window (the test fails if none does in 200).
 func TestDeleteForceAfterCreateKilledAnywhere(t *testing.T) {
+	unique := fmt.Sprintf("killed-%d", os.Getpid()) // another suite may run beside this one
 	for _, tc := range []struct{ name, cgroupsPath string }{
 		{"default cgroup", ""},
-		{"cgroupsPath", "/ocirun-test/killed"},
+		{"cgroupsPath", "/ocirun-test-" + unique + "/c"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRT(t)
 			b := bundle(t, []string{"true"}, func(s *specs.Spec) { s.Linux.CgroupsPath = tc.cgroupsPath })
 			path := tc.cgroupsPath
 			if path == "" {
-				path = "/ocirun/killed"
+				path = "/ocirun/" + unique
 			}
-			window := 0 // kills that left a cgroup and no state
-			for i := 0; i < 40; i++ {
-				cmd := r.cmd("create", "--bundle", b, "killed")
+			defer func() {
+				dirs := cgroupDirs(path)
+				if tc.cgroupsPath != "" { // the test's own parent too
+					dirs = append(dirs, cgroupDirs(filepath.Dir(path))...)
+				}
+				for _, d := range dirs {
+					os.Remove(d)
+				}
+			}()
+			window, i := 0, 0
+			for ; window < 3 && i < 200; i++ {
+				delay := time.Duration(i%40) * 250 * time.Microsecond
+				cmd := r.cmd("create", "--bundle", b, unique)
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(time.Duration(i) * 250 * time.Microsecond)
+				time.Sleep(delay)
 				cmd.Process.Kill()
 				cmd.Wait()
-				_, noState := os.Stat(filepath.Join(r.root, "killed", "state.json"))
+				_, noState := os.Stat(filepath.Join(r.root, unique, "state.json"))
 				if len(cgroupDirs(path)) > 0 && noState != nil {
 					window++
 				}
-				r.run("delete", "--force", "killed")
+				r.run("delete", "--force", unique)
 				if left := cgroupDirs(path); len(left) > 0 {
-					t.Fatalf("killed after %v: delete --force left %v", time.Duration(i)*250*time.Microsecond, left)
+					t.Fatalf("killed after %v: delete --force left %v", delay, left)
 				}
 				r.assertEmptyRoot()
 			}
-			t.Logf("%d of 40 kills fell between the cgroup and the first state", window)
-			for _, d := range cgroupDirs("/ocirun-test") {
-				os.Remove(d)
+			if window == 0 {
+				t.Fatalf("none of %d kills fell between the cgroup and the first state", i)
 			}
+			t.Logf("%d of %d kills fell between the cgroup and the first state", window, i)
 		})
+	}
+}
+
+// A stale directory with no record of a cgroup (its create was killed
+// before it made one) leaves the cgroup of its id alone: under the default
+// path it may be a container's of the same id under another --root.
+func TestDeleteStaleWithoutRecordKeepsCgroups(t *testing.T) {
+	r := newRT(t)
+	id := fmt.Sprintf("norecord-%d", os.Getpid())
+	other := newRT(t) // another --root
+	b := bundle(t, []string{"true"}, nil)
+	other.ok("run", "--bundle", b, "-d", id)
+	other.waitStatus(id, "stopped") // its cgroup stays, empty, until its delete
+	defer other.run("delete", "--force", id)
+	if len(cgroupDirs("/ocirun/"+id)) == 0 {
+		t.Fatal("the other root's stopped container has no cgroup to keep")
+	}
+	if err := os.MkdirAll(filepath.Join(r.root, id), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	r.ok("delete", "--force", id)
+	r.assertEmptyRoot()
+	if len(cgroupDirs("/ocirun/"+id)) == 0 {
+		t.Fatal("delete of a stale directory removed another root's container's cgroup")
 	}
 }
 
@@ -349,12 +385,12 @@ func cgroupDirs(path string) []string {
 // id leaves that cgroup, and the container in it, alone.
 func TestDeleteForceStaleLeavesAnotherContainersCgroup(t *testing.T) {
 	r := newRT(t)
-	const path = "/ocirun-test/shared"
+	path := fmt.Sprintf("/ocirun-test-%d/shared", os.Getpid())
 	b := bundle(t, []string{"sleep", "100"}, func(s *specs.Spec) { s.Linux.CgroupsPath = path })
 	r.ok("run", "-d", "--bundle", b, "owner")
 	defer func() {
 		r.run("delete", "--force", "owner")
-		for _, d := range append(cgroupDirs(path), cgroupDirs("/ocirun-test")...) {
+		for _, d := range append(cgroupDirs(path), cgroupDirs(filepath.Dir(path))...) {
 			os.Remove(d)
 		}
 	}()
