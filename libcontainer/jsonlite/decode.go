@@ -134,14 +134,13 @@ func (d *decoder) object(v reflect.Value) error {
 		return err
 	}
 	var seen []int
-	for d.dec.More() {
-		tok, err := d.dec.Token()
+	for {
+		key, more, err := d.member()
 		if err != nil {
 			return err
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return errNotCovered
+		if !more {
+			break
 		}
 		i, ok := names[key]
 		if !ok {
@@ -171,6 +170,28 @@ func (d *decoder) object(v reflect.Value) error {
 			return err
 		}
 	}
+	return d.objectEnd()
+}
+
+// member reads the name of an object's next member; more is false after
+// the last one.
+func (d *decoder) member() (key string, more bool, err error) {
+	if !d.dec.More() {
+		return "", false, nil
+	}
+	tok, err := d.dec.Token()
+	if err != nil {
+		return "", false, err
+	}
+	key, ok := tok.(string)
+	if !ok {
+		return "", false, errNotCovered
+	}
+	return key, true, nil
+}
+
+// objectEnd reads the '}' after an object's last member.
+func (d *decoder) objectEnd() error {
 	if end, err := d.dec.Token(); err != nil || end != json.Delim('}') {
 		return errNotCovered
 	}
@@ -196,14 +217,13 @@ func (d *decoder) mapOf(v reflect.Value) error {
 	if v.IsNil() {
 		v.Set(reflect.MakeMap(t))
 	}
-	for d.dec.More() {
-		tok, err := d.dec.Token()
+	for {
+		key, more, err := d.member()
 		if err != nil {
 			return err
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return errNotCovered
+		if !more {
+			break
 		}
 		if v.MapIndex(reflect.ValueOf(key)).IsValid() {
 			return errNotCovered // a name given twice
@@ -214,10 +234,7 @@ func (d *decoder) mapOf(v reflect.Value) error {
 		}
 		v.SetMapIndex(reflect.ValueOf(key), elem)
 	}
-	if end, err := d.dec.Token(); err != nil || end != json.Delim('}') {
-		return errNotCovered
-	}
-	return nil
+	return d.objectEnd()
 }
 
 // maxDepth is encoding/json's nesting limit, which its tokenizer does
