@@ -1,9 +1,11 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,31 +22,73 @@ const emptyDirName = "#exe-overlay-empty"
 
 // sealedExe returns a handle on our own binary that cannot be written:
 // first choice, the binary seen through a detached read-only overlayfs mount
-// (no copy: a few syscalls); where overlayfs is not available, a memfd copy
-// sealed against every change.
+// (no copy: a few syscalls) whose second, empty layer is a directory in the
+// state root; where overlayfs refuses that layer (ELOOP: the root lies
+// inside the binary's directory, as it does for a binary in /), the same
+// overlay over a detached empty tmpfs; where overlayfs is not available, a
+// memfd copy sealed against every change (a copy of the whole binary at
+// every create).
 func sealedExe(root string) (*os.File, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("find our binary: %w", err)
 	}
-	if f, err := overlayExe(exe, filepath.Join(root, emptyDirName)); err == nil {
+	f, err := overlayExe(exe, filepath.Join(root, emptyDirName))
+	if errors.Is(err, unix.ELOOP) {
+		f, err = overlayExeOnTmpfs(exe)
+	}
+	if err == nil {
 		return f, nil
 	}
 	return memfdExe()
 }
 
 // overlayExe mounts, without attaching it anywhere, a lower-only (so
-// read-only) overlay of the binary's directory and opens the binary in it.
+// read-only) overlay of the binary's directory over the empty directory
+// empty, and opens the binary in it.
 func overlayExe(exe, empty string) (*os.File, error) {
 	if err := os.Mkdir(empty, 0o500); err != nil && !os.IsExist(err) {
 		return nil, err
 	}
+	return overlayOpen(exe, empty)
+}
+
+// overlayExeOnTmpfs is overlayExe over a detached empty tmpfs, which cannot
+// overlap the binary's directory: it is no directory of any tree.
+func overlayExeOnTmpfs(exe string) (*os.File, error) {
+	mnt, err := emptyTmpfs()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(mnt)
+	return overlayOpen(exe, fmt.Sprintf("/proc/self/fd/%d", mnt))
+}
+
+// emptyTmpfs mounts a read-only tmpfs nowhere and returns its mount fd.
+func emptyTmpfs() (int, error) {
+	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigSetString(fsfd, "size", "4k"); err != nil {
+		return -1, err
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, err
+	}
+	return unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+}
+
+// overlayOpen mounts nowhere an overlay whose layers are the binary's
+// directory over empty, and opens the binary in it.
+func overlayOpen(exe, empty string) (*os.File, error) {
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fsfd)
-	if err := unix.FsconfigSetString(fsfd, "lowerdir", filepath.Dir(exe)+":"+empty); err != nil {
+	if err := unix.FsconfigSetString(fsfd, "lowerdir", escapeLowerdir(filepath.Dir(exe))+":"+escapeLowerdir(empty)); err != nil {
 		return nil, err
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
@@ -60,6 +104,12 @@ func overlayExe(exe, empty string) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), "ocirun-sealed"), nil
+}
+
+// escapeLowerdir escapes what overlayfs reads as layer separators in a
+// path of its lowerdir list (':'), and its escape character.
+func escapeLowerdir(path string) string {
+	return strings.NewReplacer(`\`, `\\`, ":", `\:`).Replace(path)
 }
 
 // memfdExe copies the binary into a memfd and seals it: no write, no resize, no unsealing.

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// Both ways of sealing our binary must refuse a write through the handle.
+// Every way of sealing our binary must refuse a write through the handle.
 func TestSealedExeRefusesWrites(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("overlayfs needs root")
@@ -20,12 +20,17 @@ func TestSealedExeRefusesWrites(t *testing.T) {
 		t.Fatalf("overlay: %v", err)
 	}
 	defer overlay.Close()
+	onTmpfs, err := overlayExeOnTmpfs(exe)
+	if err != nil {
+		t.Fatalf("overlay on tmpfs: %v", err)
+	}
+	defer onTmpfs.Close()
 	memfd, err := memfdExe()
 	if err != nil {
 		t.Fatalf("memfd: %v", err)
 	}
 	defer memfd.Close()
-	for name, f := range map[string]*os.File{"overlay": overlay, "memfd": memfd} {
+	for name, f := range map[string]*os.File{"overlay": overlay, "overlay on tmpfs": onTmpfs, "memfd": memfd} {
 		path := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 		if w, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
 			_, werr := w.Write([]byte("PWNED"))

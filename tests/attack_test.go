@@ -2,6 +2,7 @@ package tests
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -362,5 +363,53 @@ func TestCreateContainerHookInMemoryCgroup(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(data, "cgroup"))
 	if !strings.Contains(string(got), ":memory:/ocirun/hookcg\n") {
 		t.Fatalf("createContainer hook's cgroups:\n%s", got)
+	}
+}
+
+// TestSealedExeIsNoCopy: the init runs from our binary seen through a
+// read-only overlay, not from a copy of it, wherever the binary and the
+// state root are: a copy costs a write of the whole binary at every create.
+// overlayfs refuses a layer inside another (ELOOP), so a root inside the
+// binary's directory (as for a binary in /) takes an empty tmpfs as its
+// second layer; a ':' in the directory must not split the layer list.
+func TestSealedExeIsNoCopy(t *testing.T) {
+	cases := []struct{ name, dir, root string }{
+		{"root apart", "bin", "state"},
+		{"root inside the binary's directory", "bin", "bin/state"},
+		{"a colon and a backslash in the directory", `bin:x\y`, "state"},
+		{"both", `bin:x\y`, `bin:x\y/state`},
+	}
+	for _, tc := range cases {
+		for _, init := range []string{"parent", "go"} {
+			t.Run(tc.name+"/"+init, func(t *testing.T) {
+				base := t.TempDir()
+				data, err := os.ReadFile(testEnv.bin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				bin := filepath.Join(base, tc.dir, "ocirun")
+				if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(bin, data, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				r := newRT(t)
+				r.root, r.init = filepath.Join(base, tc.root), init
+				saved := testEnv.bin
+				testEnv.bin = bin
+				t.Cleanup(func() { testEnv.bin = saved })
+				r.ok("create", "--bundle", bundle(t, []string{"true"}, nil), "sealed")
+				pid := int(r.state("sealed")["pid"].(float64))
+				exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.HasPrefix(exe, "/memfd:") || filepath.Base(exe) != "ocirun" {
+					t.Errorf("the init runs from %q, not from our binary through an overlay", exe)
+				}
+				r.ok("delete", "--force", "sealed")
+			})
+		}
 	}
 }
