@@ -3,10 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer"
 )
@@ -99,15 +99,24 @@ func createContainer(c *cli.Context, detach bool, tty *os.File, beforeInit func(
 	return ctr, nil
 }
 
+// dialConsoleSocket connects to the socket that receives the terminal's
+// master, with socket(2) and connect(2) themselves: the net package would be
+// linked, and initialised at every command, for this one call.
 func dialConsoleSocket(path string) (*os.File, error) {
-	conn, err := net.Dial("unix", path)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
 	}
-	defer conn.Close()
-	f, err := conn.(*net.UnixConn).File()
-	if err != nil {
-		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
+	err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+	for err == unix.EINTR { // the connection goes on: ask until it is made
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err == unix.EISCONN {
+			err = nil
+		}
 	}
-	return f, nil
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("--console-socket %s: connect: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }

@@ -53,6 +53,19 @@ func TestTerminalNeedsConsoleSocketWhenDetached(t *testing.T) {
 	r.assertEmptyRoot()
 }
 
+// A console socket nobody listens on fails create with the flag and the
+// path named, and leaves nothing behind.
+func TestConsoleSocketRefused(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"true"}, func(s *specs.Spec) { s.Process.Terminal = true })
+	missing := filepath.Join(t.TempDir(), "nobody.sock")
+	res := r.run("create", "--console-socket", missing, "--bundle", b, "refused")
+	if res.code == 0 || !strings.Contains(res.stderr, "--console-socket "+missing+": connect: no such file or directory") {
+		t.Fatalf("exit %d, %q", res.code, res.stderr)
+	}
+	r.assertEmptyRoot()
+}
+
 // consoleSocket listens on a new console socket and hands each pty master
 // that arrives on it (as containerd would receive it) to the channel.
 func consoleSocket(t *testing.T) (string, chan *os.File) {
