@@ -44,3 +44,18 @@ func TestSealedExeRefusesWrites(t *testing.T) {
 		}
 	}
 }
+
+func TestEscapeLowerdir(t *testing.T) {
+	for in, want := range map[string]string{
+		"/usr/bin":      "/usr/bin",
+		"/a:b":          `/a\:b`,
+		`/a\b`:          `/a\\b`,
+		`/x:\:y`:        `/x\:\\\:y`,
+		"/":             "/",
+		"/proc/self/fd": "/proc/self/fd",
+	} {
+		if got := escapeLowerdir(in); got != want {
+			t.Errorf("escapeLowerdir(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
