@@ -522,3 +522,75 @@ func TestCgroupWithProcessesRefused(t *testing.T) {
 		os.Remove(filepath.Join(l.V2, path))
 	}
 }
+
+// TestCgroupNestedRemovedByDelete: a container that makes cgroups of its own
+// inside its cgroup (systemd, a nested runtime) leaves them to delete, as
+// runc removes them: deepest first, in every hierarchy, without waiting on
+// them as if they were processes on their way out. A process in one of
+// them is the container's too: ps lists it and delete --force kills it (the
+// container shares the host's pid namespace, so only the cgroup finds it).
+func TestCgroupNestedRemovedByDelete(t *testing.T) {
+	r := newRT(t)
+	id := fmt.Sprintf("nested-%d", time.Now().UnixNano())
+	report := t.TempDir()
+	b := bundle(t, []string{"sh", "-c", "sleep 1000 & echo $! > /report/pid; wait"}, func(s *specs.Spec) {
+		withoutNamespace(s, specs.PIDNamespace)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/report", Source: report, Options: []string{"rbind"}})
+	})
+	r.ok("run", "-d", "--bundle", b, id)
+	var pid int
+	if _, err := fmt.Sscan(waitFile(t, filepath.Join(report, "pid")), &pid); err != nil {
+		t.Fatal(err)
+	}
+	l, err := cgroups.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, mp := range append(mapValues(l.V1), l.V2) {
+		if mp == "" {
+			continue
+		}
+		dir := filepath.Join(mp, "ocirun", id)
+		if _, err := os.Stat(dir); err != nil {
+			continue // a hierarchy the container has no cgroup in
+		}
+		for _, sub := range []string{"init.scope", "system.slice", "system.slice/a.service", "system.slice/b.service"} {
+			if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// A v1 cpuset cgroup takes no task until given cpus and mems.
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				if v, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+					os.WriteFile(filepath.Join(dir, sub, f), v, 0o644)
+				}
+			}
+		}
+		// The sleep moves to the deepest cgroup where it may go.
+		if err := os.WriteFile(filepath.Join(dir, "system.slice/a.service/cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			t.Fatalf("move %d into a nested cgroup of %s: %v", pid, dir, err)
+		}
+		dirs = append(dirs, dir)
+	}
+	if len(dirs) == 0 {
+		t.Fatal("the container has no cgroup directory")
+	}
+	var pids []int
+	json.Unmarshal([]byte(r.ok("ps", "--format", "json", id)), &pids)
+	if !slices.Contains(pids, pid) {
+		t.Errorf("ps lists %v, not %d in a nested cgroup", pids, pid)
+	}
+	start := time.Now()
+	r.ok("delete", "--force", id)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("delete took %v", took)
+	}
+	if !processGone(pid) {
+		t.Errorf("pid %d in a nested cgroup survived delete --force", pid)
+	}
+	for _, dir := range dirs {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("cgroup %s left behind", dir)
+		}
+	}
+}

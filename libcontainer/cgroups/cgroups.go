@@ -278,7 +278,9 @@ func (m *Manager) V1MemoryTasks() string {
 	return ""
 }
 
-// Pids lists the processes in the container's cgroup.
+// Pids lists the processes in the container's cgroup and in the cgroups a
+// container may make inside it (systemd, a nested runtime), as runc's ps and
+// kill --all see them.
 func (m *Manager) Pids() ([]int, error) {
 	dir := m.v1Dir("pids")
 	if dir == "" {
@@ -293,17 +295,58 @@ func (m *Manager) Pids() ([]int, error) {
 			break
 		}
 	}
+	return treePids(dir, nil)
+}
+
+// treePids appends the processes of the cgroup dir and of those below it.
+func treePids(dir string, pids []int) ([]int, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
-		return nil, err
+		return pids, err
 	}
-	var pids []int
 	for _, f := range strings.Fields(string(data)) {
 		if p, err := strconv.Atoi(f); err == nil {
 			pids = append(pids, p)
 		}
 	}
-	return pids, nil
+	subs, err := subcgroups(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return pids, nil // removed meanwhile: nothing below it
+	}
+	for _, sub := range subs {
+		if pids, err = treePids(sub, pids); errors.Is(err, fs.ErrNotExist) {
+			err = nil // removed meanwhile
+		}
+		if err != nil {
+			break
+		}
+	}
+	return pids, err
+}
+
+// subcgroups lists the cgroups directly inside the cgroup dir. A cgroup
+// directory's link count is two plus its subdirectories (kernfs keeps it so
+// in v1 and v2): the common cgroup, without any, costs one stat, not a read
+// of the directory.
+func subcgroups(dir string) ([]string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", dir, err)
+	}
+	if st.Nlink <= 2 {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var subs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			subs = append(subs, filepath.Join(dir, e.Name()))
+		}
+	}
+	return subs, nil
 }
 
 // Exists reports whether the cgroup is there (in any hierarchy).
@@ -321,11 +364,35 @@ func (m *Manager) Exists() bool {
 func (m *Manager) Destroy() error {
 	var firstErr error
 	for _, dir := range m.dirs() {
-		if err := rmdirRetry(dir); err != nil && firstErr == nil {
+		if err := removeTree(dir); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
 	return firstErr
+}
+
+// removeTree removes the cgroup dir, first the cgroups a container made
+// inside it, deepest first (rmdir refuses a cgroup with cgroups inside:
+// EBUSY, as for one whose processes are still on their way out, which is
+// worth waiting for; its subdirectories are not).
+func removeTree(dir string) error {
+	err := unix.Rmdir(dir)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if !errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("remove cgroup %s: %w", dir, err)
+	}
+	subs, err := subcgroups(dir)
+	if err != nil {
+		return err
+	}
+	for _, sub := range subs {
+		if err := removeTree(sub); err != nil {
+			return err
+		}
+	}
+	return rmdirRetry(dir)
 }
 
 func rmdirRetry(dir string) error {
