@@ -288,7 +288,7 @@ func openLateMemcg(cg *cgroups.Manager, cfg *configs.Config, all []string) (*os.
 	if tasks == "" || cfg.Has("cgroup") || mountsCgroupfs(cfg) || len(cfg.Hooks.CreateContainer) > 0 {
 		return nil, all, nil
 	}
-	f, err := os.OpenFile(tasks, os.O_WRONLY|unix.O_CLOEXEC, 0)
+	f, err := cg.OpenFile(tasks)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open memory cgroup: %w", err)
 	}

@@ -94,7 +94,8 @@ func isV1Controller(opt string) bool {
 // Manager is one container's cgroup: the same path in every hierarchy.
 type Manager struct {
 	layout *Layout
-	path   string // absolute cgroup path, e.g. /ocirun/<id>
+	path   string     // absolute cgroup path, e.g. /ocirun/<id>
+	root   *mountRoot // where its files are reached from (mountroot.go)
 }
 
 // Path resolves linux.cgroupsPath: absolute as given, relative under "/",
@@ -115,7 +116,7 @@ func Path(cgroupsPath, id string) (string, error) {
 
 // New returns the manager for a resolved cgroup path.
 func New(layout *Layout, path string) *Manager {
-	return &Manager{layout: layout, path: path}
+	return &Manager{layout: layout, path: path, root: &mountRoot{}}
 }
 
 // CgroupPath returns the container's cgroup path inside each hierarchy.
@@ -177,7 +178,7 @@ func (m *Manager) Create() error {
 		if !done {
 			// One mkdir where the parent exists (the usual case), MkdirAll otherwise;
 			// co-mounted controllers share the directory.
-			err := os.Mkdir(dir, 0o755)
+			err := m.mkdir(dir)
 			fresh = err == nil
 			if errors.Is(err, fs.ErrNotExist) {
 				err = os.MkdirAll(dir, 0o755)
@@ -190,7 +191,7 @@ func (m *Manager) Create() error {
 			made[dir] = fresh
 		}
 		if c == "cpuset" {
-			if err := fillCpuset(filepath.Dir(dir), dir, m.layout.V1[c], fresh); err != nil {
+			if err := m.fillCpuset(filepath.Dir(dir), dir, m.layout.V1[c], fresh); err != nil {
 				return err
 			}
 		}
@@ -208,7 +209,7 @@ func (m *Manager) Create() error {
 // period); a new init joins by itself instead (V1Tasks).
 func (m *Manager) Apply(pid int) error {
 	for _, dir := range m.dirs() {
-		if err := writeFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+		if err := m.writeFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}
 	}
@@ -269,6 +270,11 @@ func (m *Manager) V1Tasks() []string {
 	return out
 }
 
+// OpenFile opens one of the cgroup's files for writing (mountroot.go).
+func (m *Manager) OpenFile(path string) (*os.File, error) {
+	return m.openFile(path, unix.O_WRONLY)
+}
+
 // V1MemoryTasks is the `tasks` file of the container's cgroup in the v1
 // memory hierarchy, or "" when memory is not on v1.
 func (m *Manager) V1MemoryTasks() string {
@@ -295,12 +301,12 @@ func (m *Manager) Pids() ([]int, error) {
 			break
 		}
 	}
-	return treePids(dir, nil)
+	return m.treePids(dir, nil)
 }
 
 // treePids appends the processes of the cgroup dir and of those below it.
-func treePids(dir string, pids []int) ([]int, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+func (m *Manager) treePids(dir string, pids []int) ([]int, error) {
+	data, err := m.readFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return pids, err
 	}
@@ -309,12 +315,12 @@ func treePids(dir string, pids []int) ([]int, error) {
 			pids = append(pids, p)
 		}
 	}
-	subs, err := subcgroups(dir)
+	subs, err := m.subcgroups(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return pids, nil // removed meanwhile: nothing below it
 	}
 	for _, sub := range subs {
-		if pids, err = treePids(sub, pids); errors.Is(err, fs.ErrNotExist) {
+		if pids, err = m.treePids(sub, pids); errors.Is(err, fs.ErrNotExist) {
 			err = nil // removed meanwhile
 		}
 		if err != nil {
@@ -328,9 +334,10 @@ func treePids(dir string, pids []int) ([]int, error) {
 // directory's link count is two plus its subdirectories (kernfs keeps it so
 // in v1 and v2): the common cgroup, without any, costs one stat, not a read
 // of the directory.
-func subcgroups(dir string) ([]string, error) {
+func (m *Manager) subcgroups(dir string) ([]string, error) {
 	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
+	dirfd, rel := m.at(dir)
+	if err := unix.Fstatat(dirfd, rel, &st, 0); err != nil {
 		return nil, fmt.Errorf("stat %s: %w", dir, err)
 	}
 	if st.Nlink <= 2 {
@@ -364,7 +371,7 @@ func (m *Manager) Exists() bool {
 func (m *Manager) Destroy() error {
 	var firstErr error
 	for _, dir := range m.dirs() {
-		if err := removeTree(dir); err != nil && firstErr == nil {
+		if err := m.removeTree(dir); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
@@ -375,7 +382,7 @@ func (m *Manager) Destroy() error {
 // inside it, deepest first (rmdir refuses a cgroup with cgroups inside:
 // EBUSY, as for one whose processes are still on their way out, which is
 // worth waiting for; its subdirectories are not).
-func removeTree(dir string) error {
+func (m *Manager) removeTree(dir string) error {
 	err := unix.Rmdir(dir)
 	if err == nil || errors.Is(err, unix.ENOENT) {
 		return nil
@@ -383,12 +390,12 @@ func removeTree(dir string) error {
 	if !errors.Is(err, unix.EBUSY) {
 		return fmt.Errorf("remove cgroup %s: %w", dir, err)
 	}
-	subs, err := subcgroups(dir)
+	subs, err := m.subcgroups(dir)
 	if err != nil {
 		return err
 	}
 	for _, sub := range subs {
-		if err := removeTree(sub); err != nil {
+		if err := m.removeTree(sub); err != nil {
 			return err
 		}
 	}
@@ -415,22 +422,22 @@ var cpusetFiles = [2]string{"cpuset.cpus", "cpuset.mems"}
 // fillCpuset gives a v1 cpuset cgroup its parent's cpus and mems (empty ones
 // refuse tasks). One made just now under a parent that has both only needs
 // them copied (its own are empty: not read); any other case walks up.
-func fillCpuset(parent, dir, mountpoint string, fresh bool) error {
+func (m *Manager) fillCpuset(parent, dir, mountpoint string, fresh bool) error {
 	if !fresh {
-		return inheritCpuset(parent, dir, mountpoint)
+		return m.inheritCpuset(parent, dir, mountpoint)
 	}
 	var vals [2]string
 	for i, f := range cpusetFiles {
-		val, err := os.ReadFile(filepath.Join(parent, f))
+		val, err := m.readFile(filepath.Join(parent, f))
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
 		}
 		if vals[i] = strings.TrimSpace(string(val)); vals[i] == "" {
-			return inheritCpuset(parent, dir, mountpoint)
+			return m.inheritCpuset(parent, dir, mountpoint)
 		}
 	}
 	for i, f := range cpusetFiles {
-		if err := writeFile(dir, f, vals[i]); err != nil {
+		if err := m.writeFile(dir, f, vals[i]); err != nil {
 			return err
 		}
 	}
@@ -439,37 +446,24 @@ func fillCpuset(parent, dir, mountpoint string, fresh bool) error {
 
 // inheritCpuset gives a new v1 cpuset cgroup its parent's cpus and mems
 // (empty ones refuse tasks), filling parents first up to the mountpoint.
-func inheritCpuset(parent, dir, mountpoint string) error {
+func (m *Manager) inheritCpuset(parent, dir, mountpoint string) error {
 	if parent != mountpoint && strings.HasPrefix(parent, mountpoint) {
-		if err := inheritCpuset(filepath.Dir(parent), parent, mountpoint); err != nil {
+		if err := m.inheritCpuset(filepath.Dir(parent), parent, mountpoint); err != nil {
 			return err
 		}
 	}
 	for _, f := range cpusetFiles {
-		cur, _ := os.ReadFile(filepath.Join(dir, f))
+		cur, _ := m.readFile(filepath.Join(dir, f))
 		if strings.TrimSpace(string(cur)) != "" {
 			continue
 		}
-		val, err := os.ReadFile(filepath.Join(parent, f))
+		val, err := m.readFile(filepath.Join(parent, f))
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
 		}
-		if err := writeFile(dir, f, strings.TrimSpace(string(val))); err != nil {
+		if err := m.writeFile(dir, f, strings.TrimSpace(string(val))); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeFile writes one cgroup file, naming it in the error.
-func writeFile(dir, file, value string) error {
-	p := filepath.Join(dir, file)
-	if err := os.WriteFile(p, []byte(value), 0); err != nil {
-		// cgroupfs refuses to create a file it does not have with EACCES: say what it means.
-		if _, serr := os.Stat(p); errors.Is(serr, fs.ErrNotExist) {
-			return fmt.Errorf("write %q to %s: this kernel has no such cgroup file", value, p)
-		}
-		return fmt.Errorf("write %q to %s: %w", value, p, unwrap(err))
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func (m *Manager) Frozen() bool {
 // process can fork away while we go through cgroup.procs.
 func (m *Manager) KillAll(sig unix.Signal) error {
 	if sig == unix.SIGKILL && m.layout.V2 != "" {
-		if err := writeFile(m.v2Dir(), "cgroup.kill", "1"); err == nil {
+		if err := m.writeFile(m.v2Dir(), "cgroup.kill", "1"); err == nil {
 			return nil
 		}
 	}

@@ -78,7 +78,7 @@ func (m *Manager) set(r *configs.Resources, want func(controller string) bool) e
 			return fmt.Errorf("linux.resources.unified: this host has no cgroup v2 hierarchy")
 		}
 		for k, v := range r.Unified {
-			if err := writeFile(m.v2Dir(), k, v); err != nil {
+			if err := m.writeFile(m.v2Dir(), k, v); err != nil {
 				return fmt.Errorf("linux.resources.unified: %w", err)
 			}
 		}
@@ -127,10 +127,10 @@ func uintSetting(file string, v *uint64) setting {
 func strSetting(file, v string) setting { return setting{file, v, v != ""} }
 
 // writeSettings writes, in order, every setting the config sets.
-func writeSettings(dir string, settings ...setting) error {
+func (m *Manager) writeSettings(dir string, settings ...setting) error {
 	for _, s := range settings {
 		if s.set {
-			if err := writeFile(dir, s.file, s.value); err != nil {
+			if err := m.writeFile(dir, s.file, s.value); err != nil {
 				return err
 			}
 		}

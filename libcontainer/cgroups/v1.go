@@ -26,7 +26,7 @@ func (m *Manager) memoryV1(r *configs.Resources) error {
 			if mem.Limit == nil {
 				return nil
 			}
-			return writeFile(dir, "memory.limit_in_bytes", fmtInt(*mem.Limit))
+			return m.writeFile(dir, "memory.limit_in_bytes", fmtInt(*mem.Limit))
 		}
 		setSwap := func() error {
 			if mem.Swap == nil {
@@ -35,7 +35,7 @@ func (m *Manager) memoryV1(r *configs.Resources) error {
 			if _, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes")); err != nil {
 				return fmt.Errorf("memory.swap: this kernel has no swap accounting")
 			}
-			return writeFile(dir, "memory.memsw.limit_in_bytes", fmtInt(*mem.Swap))
+			return m.writeFile(dir, "memory.memsw.limit_in_bytes", fmtInt(*mem.Swap))
 		}
 		if err := setLimit(); err != nil {
 			if err2 := setSwap(); err2 != nil {
@@ -49,13 +49,13 @@ func (m *Manager) memoryV1(r *configs.Resources) error {
 		}
 	}
 	// kmem.tcp still limits TCP buffers on v1; kmem.limit_in_bytes is ignored since 6.x (see Set).
-	if err := writeSettings(dir, intSetting("memory.soft_limit_in_bytes", mem.Reservation),
+	if err := m.writeSettings(dir, intSetting("memory.soft_limit_in_bytes", mem.Reservation),
 		uintSetting("memory.swappiness", mem.Swappiness),
 		intSetting("memory.kmem.tcp.limit_in_bytes", mem.KernelTCP)); err != nil {
 		return err
 	}
 	if mem.DisableOOMKiller != nil && *mem.DisableOOMKiller {
-		if err := writeFile(dir, "memory.oom_control", "1"); err != nil {
+		if err := m.writeFile(dir, "memory.oom_control", "1"); err != nil {
 			return err
 		}
 	}
@@ -65,7 +65,7 @@ func (m *Manager) memoryV1(r *configs.Resources) error {
 func (m *Manager) cpuV1(r *configs.Resources) error {
 	c := r.CPU
 	// The period before the quota: the kernel checks the quota against it.
-	return writeSettings(m.v1Dir("cpu"),
+	return m.writeSettings(m.v1Dir("cpu"),
 		uintSetting("cpu.shares", c.Shares),
 		uintSetting("cpu.cfs_period_us", c.Period),
 		intSetting("cpu.cfs_quota_us", c.Quota),
@@ -76,7 +76,7 @@ func (m *Manager) cpuV1(r *configs.Resources) error {
 }
 
 func (m *Manager) cpusetV1(r *configs.Resources) error {
-	return writeSettings(m.v1Dir("cpuset"), strSetting("cpuset.cpus", r.CPU.Cpus), strSetting("cpuset.mems", r.CPU.Mems))
+	return m.writeSettings(m.v1Dir("cpuset"), strSetting("cpuset.cpus", r.CPU.Cpus), strSetting("cpuset.mems", r.CPU.Mems))
 }
 
 func pidsMax(limit int64) string {
@@ -87,7 +87,7 @@ func pidsMax(limit int64) string {
 }
 
 func (m *Manager) pidsV1(r *configs.Resources) error {
-	return writeFile(m.v1Dir("pids"), "pids.max", pidsMax(*r.PidsLimit))
+	return m.writeFile(m.v1Dir("pids"), "pids.max", pidsMax(*r.PidsLimit))
 }
 
 func (m *Manager) blkioV1(r *configs.Resources) error {
@@ -100,23 +100,23 @@ func (m *Manager) blkioV1(r *configs.Resources) error {
 		return "blkio." + name
 	}
 	if b.Weight != nil {
-		if err := writeFile(dir, weightFile("weight"), fmtUint(uint64(*b.Weight))); err != nil {
+		if err := m.writeFile(dir, weightFile("weight"), fmtUint(uint64(*b.Weight))); err != nil {
 			return err
 		}
 	}
 	if b.LeafWeight != nil {
-		if err := writeFile(dir, "blkio.leaf_weight", fmtUint(uint64(*b.LeafWeight))); err != nil {
+		if err := m.writeFile(dir, "blkio.leaf_weight", fmtUint(uint64(*b.LeafWeight))); err != nil {
 			return err
 		}
 	}
 	for _, d := range b.WeightDevice {
 		if d.Weight != nil {
-			if err := writeFile(dir, weightFile("weight_device"), fmt.Sprintf("%d:%d %d", d.Major, d.Minor, *d.Weight)); err != nil {
+			if err := m.writeFile(dir, weightFile("weight_device"), fmt.Sprintf("%d:%d %d", d.Major, d.Minor, *d.Weight)); err != nil {
 				return err
 			}
 		}
 		if d.LeafWeight != nil {
-			if err := writeFile(dir, "blkio.leaf_weight_device", fmt.Sprintf("%d:%d %d", d.Major, d.Minor, *d.LeafWeight)); err != nil {
+			if err := m.writeFile(dir, "blkio.leaf_weight_device", fmt.Sprintf("%d:%d %d", d.Major, d.Minor, *d.LeafWeight)); err != nil {
 				return err
 			}
 		}
@@ -132,7 +132,7 @@ func (m *Manager) blkioV1(r *configs.Resources) error {
 	}
 	for _, t := range throttles {
 		for _, d := range t.devs {
-			if err := writeFile(dir, t.file, fmt.Sprintf("%d:%d %d", d.Major, d.Minor, d.Rate)); err != nil {
+			if err := m.writeFile(dir, t.file, fmt.Sprintf("%d:%d %d", d.Major, d.Minor, d.Rate)); err != nil {
 				return err
 			}
 		}
@@ -142,7 +142,7 @@ func (m *Manager) blkioV1(r *configs.Resources) error {
 
 func (m *Manager) hugetlbV1(r *configs.Resources) error {
 	for _, h := range r.HugepageLimits {
-		if err := writeFile(m.v1Dir("hugetlb"), "hugetlb."+h.PageSize+".limit_in_bytes", fmtUint(h.Limit)); err != nil {
+		if err := m.writeFile(m.v1Dir("hugetlb"), "hugetlb."+h.PageSize+".limit_in_bytes", fmtUint(h.Limit)); err != nil {
 			return err
 		}
 	}
@@ -150,7 +150,7 @@ func (m *Manager) hugetlbV1(r *configs.Resources) error {
 }
 
 func (m *Manager) rdmaV1(r *configs.Resources) error {
-	return writeFile(m.v1Dir("rdma"), "rdma.max", rdmaLines(r.Rdma))
+	return m.writeFile(m.v1Dir("rdma"), "rdma.max", rdmaLines(r.Rdma))
 }
 
 func rdmaLines(rdma map[string]configs.Rdma) string {
@@ -189,9 +189,10 @@ func (m *Manager) devicesV1(r *configs.Resources) error {
 		fd, open := fds[file]
 		if !open {
 			var err error
-			if fd, err = unix.Open(filepath.Join(dir, file), unix.O_WRONLY|unix.O_CLOEXEC, 0); err != nil {
+			dirfd, rel := m.at(filepath.Join(dir, file))
+			if fd, err = unix.Openat(dirfd, rel, unix.O_WRONLY|unix.O_CLOEXEC, 0); err != nil {
 				// writeFile says what went wrong, as for any cgroup file.
-				if err := writeFile(dir, file, rule); err != nil {
+				if err := m.writeFile(dir, file, rule); err != nil {
 					return err
 				}
 				continue
@@ -219,12 +220,12 @@ func deviceRuleString(d configs.DeviceRule) string {
 }
 
 func (m *Manager) netClsV1(r *configs.Resources) error {
-	return writeFile(m.v1Dir("net_cls"), "net_cls.classid", fmtUint(uint64(*r.NetClassID)))
+	return m.writeFile(m.v1Dir("net_cls"), "net_cls.classid", fmtUint(uint64(*r.NetClassID)))
 }
 
 func (m *Manager) netPrioV1(r *configs.Resources) error {
 	for _, p := range r.NetPriorities {
-		if err := writeFile(m.v1Dir("net_prio"), "net_prio.ifpriomap", fmt.Sprintf("%s %d", p.Name, p.Priority)); err != nil {
+		if err := m.writeFile(m.v1Dir("net_prio"), "net_prio.ifpriomap", fmt.Sprintf("%s %d", p.Name, p.Priority)); err != nil {
 			return err
 		}
 	}
@@ -236,7 +237,7 @@ func (m *Manager) freezeV1(want string) error {
 	dir := m.v1Dir("freezer")
 	deadline := time.Now().Add(10 * time.Second)
 	for delay := 100 * time.Microsecond; ; delay = min(delay*2, 10*time.Millisecond) {
-		if err := writeFile(dir, "freezer.state", want); err != nil {
+		if err := m.writeFile(dir, "freezer.state", want); err != nil {
 			return err
 		}
 		state, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
@@ -271,7 +272,7 @@ func (m *Manager) oomEventFdV1() (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if err := writeFile(dir, "cgroup.event_control", fmt.Sprintf("%d %d", efd, oc)); err != nil {
+	if err := m.writeFile(dir, "cgroup.event_control", fmt.Sprintf("%d %d", efd, oc)); err != nil {
 		unix.Close(efd)
 		return -1, err
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ocirun/ocirun/libcontainer/cgroups/devices"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
@@ -28,14 +30,14 @@ func (m *Manager) createV2() error {
 	for _, p := range parts {
 		if len(want) > 0 {
 			// One write for all: a controller that cannot be enabled is skipped on retry.
-			if err := writeFile(cur, "cgroup.subtree_control", strings.Join(want, " ")); err != nil {
+			if err := m.writeFile(cur, "cgroup.subtree_control", strings.Join(want, " ")); err != nil {
 				for _, w := range want {
-					writeFile(cur, "cgroup.subtree_control", w)
+					m.writeFile(cur, "cgroup.subtree_control", w)
 				}
 			}
 		}
 		cur = filepath.Join(cur, p)
-		if err := os.Mkdir(cur, 0o755); err != nil && !os.IsExist(err) {
+		if err := m.mkdir(cur); err != nil && !os.IsExist(err) {
 			return fmt.Errorf("create cgroup %s: %w", cur, err)
 		}
 	}
@@ -54,7 +56,7 @@ func (m *Manager) OpenV2Dir() (*os.File, error) {
 	if m.layout.V2 == "" {
 		return nil, errors.New("no cgroup2 hierarchy")
 	}
-	return os.Open(m.v2Dir())
+	return m.openFile(m.v2Dir(), unix.O_RDONLY|unix.O_DIRECTORY)
 }
 
 func (m *Manager) memoryV2(r *configs.Resources) error {
@@ -72,17 +74,17 @@ func (m *Manager) memoryV2(r *configs.Resources) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFile(dir, "memory.swap.max", swap); err != nil {
+		if err := m.writeFile(dir, "memory.swap.max", swap); err != nil {
 			return err
 		}
 	}
 	if mem.Limit != nil {
-		if err := writeFile(dir, "memory.max", maxOr(*mem.Limit)); err != nil {
+		if err := m.writeFile(dir, "memory.max", maxOr(*mem.Limit)); err != nil {
 			return err
 		}
 	}
 	if mem.Reservation != nil {
-		if err := writeFile(dir, "memory.low", maxOr(*mem.Reservation)); err != nil {
+		if err := m.writeFile(dir, "memory.low", maxOr(*mem.Reservation)); err != nil {
 			return err
 		}
 	}
@@ -132,7 +134,7 @@ func (m *Manager) cpuV2(r *configs.Resources) error {
 		return errors.New("cpu.realtimeRuntime and realtimePeriod: cgroup v2 has no realtime scheduler limits")
 	}
 	if c.Shares != nil {
-		if err := writeFile(dir, "cpu.weight", fmtUint(SharesToWeight(*c.Shares))); err != nil {
+		if err := m.writeFile(dir, "cpu.weight", fmtUint(SharesToWeight(*c.Shares))); err != nil {
 			return err
 		}
 	}
@@ -144,19 +146,19 @@ func (m *Manager) cpuV2(r *configs.Resources) error {
 		if c.Period != nil {
 			period = " " + fmtUint(*c.Period)
 		}
-		if err := writeFile(dir, "cpu.max", quota+period); err != nil {
+		if err := m.writeFile(dir, "cpu.max", quota+period); err != nil {
 			return err
 		}
 	}
-	return writeSettings(dir, uintSetting("cpu.max.burst", c.Burst), intSetting("cpu.idle", c.Idle))
+	return m.writeSettings(dir, uintSetting("cpu.max.burst", c.Burst), intSetting("cpu.idle", c.Idle))
 }
 
 func (m *Manager) cpusetV2(r *configs.Resources) error {
-	return writeSettings(m.v2Dir(), strSetting("cpuset.cpus", r.CPU.Cpus), strSetting("cpuset.mems", r.CPU.Mems))
+	return m.writeSettings(m.v2Dir(), strSetting("cpuset.cpus", r.CPU.Cpus), strSetting("cpuset.mems", r.CPU.Mems))
 }
 
 func (m *Manager) pidsV2(r *configs.Resources) error {
-	return writeFile(m.v2Dir(), "pids.max", pidsMax(*r.PidsLimit))
+	return m.writeFile(m.v2Dir(), "pids.max", pidsMax(*r.PidsLimit))
 }
 
 // ioV2 maps blockIO onto io.weight (io.bfq.weight where BFQ runs) and io.max.
@@ -171,13 +173,13 @@ func (m *Manager) ioV2(r *configs.Resources) error {
 		if weightFile == "io.weight" {
 			w = 1 + (w-10)*9999/990 // [10, 1000] → [1, 10000]
 		}
-		if err := writeFile(dir, weightFile, "default "+fmtUint(w)); err != nil {
+		if err := m.writeFile(dir, weightFile, "default "+fmtUint(w)); err != nil {
 			return err
 		}
 	}
 	for _, d := range b.WeightDevice {
 		if d.Weight != nil {
-			if err := writeFile(dir, weightFile, fmt.Sprintf("%d:%d %d", d.Major, d.Minor, *d.Weight)); err != nil {
+			if err := m.writeFile(dir, weightFile, fmt.Sprintf("%d:%d %d", d.Major, d.Minor, *d.Weight)); err != nil {
 				return err
 			}
 		}
@@ -191,7 +193,7 @@ func (m *Manager) ioV2(r *configs.Resources) error {
 	}
 	for _, l := range limits {
 		for _, d := range l.devs {
-			if err := writeFile(dir, "io.max", fmt.Sprintf("%d:%d %s=%d", d.Major, d.Minor, l.key, d.Rate)); err != nil {
+			if err := m.writeFile(dir, "io.max", fmt.Sprintf("%d:%d %s=%d", d.Major, d.Minor, l.key, d.Rate)); err != nil {
 				return err
 			}
 		}
@@ -202,12 +204,12 @@ func (m *Manager) ioV2(r *configs.Resources) error {
 func (m *Manager) hugetlbV2(r *configs.Resources) error {
 	dir := m.v2Dir()
 	for _, h := range r.HugepageLimits {
-		if err := writeFile(dir, "hugetlb."+h.PageSize+".max", fmtUint(h.Limit)); err != nil {
+		if err := m.writeFile(dir, "hugetlb."+h.PageSize+".max", fmtUint(h.Limit)); err != nil {
 			return err
 		}
 		// Reservations are charged too where the kernel accounts them.
 		if _, err := os.Stat(filepath.Join(dir, "hugetlb."+h.PageSize+".rsvd.max")); err == nil {
-			if err := writeFile(dir, "hugetlb."+h.PageSize+".rsvd.max", fmtUint(h.Limit)); err != nil {
+			if err := m.writeFile(dir, "hugetlb."+h.PageSize+".rsvd.max", fmtUint(h.Limit)); err != nil {
 				return err
 			}
 		}
@@ -216,7 +218,7 @@ func (m *Manager) hugetlbV2(r *configs.Resources) error {
 }
 
 func (m *Manager) rdmaV2(r *configs.Resources) error {
-	return writeFile(m.v2Dir(), "rdma.max", rdmaLines(r.Rdma))
+	return m.writeFile(m.v2Dir(), "rdma.max", rdmaLines(r.Rdma))
 }
 
 // devicesV2 attaches an eBPF device program built from the rules.
@@ -230,7 +232,7 @@ func (m *Manager) freezeV2(freeze bool) error {
 	if freeze {
 		want = "1"
 	}
-	if err := writeFile(dir, "cgroup.freeze", want); err != nil {
+	if err := m.writeFile(dir, "cgroup.freeze", want); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(10 * time.Second)

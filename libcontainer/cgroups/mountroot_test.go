@@ -1,0 +1,38 @@
+package cgroups
+
+import "testing"
+
+func TestMountsParent(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		layout Layout
+		want   string
+	}{
+		{"hybrid", Layout{V1: map[string]string{"memory": "/sys/fs/cgroup/memory", "cpu": "/sys/fs/cgroup/cpu,cpuacct"}, V2: "/sys/fs/cgroup/unified"}, "/sys/fs/cgroup"},
+		{"v1 only", Layout{V1: map[string]string{"memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids"}}, "/sys/fs/cgroup"},
+		{"unified only", Layout{V2: "/sys/fs/cgroup"}, "/sys/fs/cgroup"},
+		{"one v1 hierarchy", Layout{V1: map[string]string{"memory": "/cg/memory"}}, "/cg"},
+		{"apart", Layout{V1: map[string]string{"memory": "/cgroup/memory", "pids": "/sys/fs/cgroup/pids"}}, "/"},
+		{"a prefix that is no parent", Layout{V1: map[string]string{"memory": "/sys/fs/cg/memory", "pids": "/sys/fs/cgroup/pids"}}, "/sys/fs"},
+		{"none", Layout{}, ""},
+	} {
+		if got := mountsParent(&tc.layout); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A path below the mount root is reached from it; any other from /.
+func TestManagerAt(t *testing.T) {
+	dir := t.TempDir()
+	m := New(&Layout{V1: map[string]string{"memory": dir + "/memory", "pids": dir + "/pids"}}, "/x")
+	fd, rel := m.at(dir + "/memory/x/tasks")
+	if fd < 0 || rel != "memory/x/tasks" {
+		t.Errorf("below the root: %d %q", fd, rel)
+	}
+	for _, p := range []string{"/proc/1/cgroup", dir, dir + "x/memory"} {
+		if fd, rel := m.at(p); fd >= 0 || rel != p {
+			t.Errorf("%s: %d %q", p, fd, rel)
+		}
+	}
+}
