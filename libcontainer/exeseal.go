@@ -25,7 +25,8 @@ const emptyDirName = "#exe-overlay-empty"
 // (no copy: a few syscalls) whose second, empty layer is a directory in the
 // state root; where overlayfs refuses that layer (ELOOP: the root lies
 // inside the binary's directory, as it does for a binary in /), the same
-// overlay over a detached empty tmpfs; where overlayfs is not available, a
+// overlay over a detached empty tmpfs (Linux 6.15 on: overlayfs refused
+// detached layers before); where overlayfs is not available, a
 // memfd copy sealed against every change (a copy of the whole binary at
 // every create).
 func sealedExe(root string) (*os.File, error) {

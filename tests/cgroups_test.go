@@ -527,8 +527,9 @@ func TestCgroupWithProcessesRefused(t *testing.T) {
 // inside its cgroup (systemd, a nested runtime) leaves them to delete, as
 // runc removes them: deepest first, in every hierarchy, without waiting on
 // them as if they were processes on their way out. A process in one of
-// them is the container's too: ps lists it and delete --force kills it (the
-// container shares the host's pid namespace, so only the cgroup finds it).
+// them is the container's too: ps lists it (past a threaded cgroup, whose
+// process list cannot be read) and delete --force kills it (the container
+// shares the host's pid namespace, so only the cgroup finds it).
 func TestCgroupNestedRemovedByDelete(t *testing.T) {
 	r := newRT(t)
 	id := fmt.Sprintf("nested-%d", time.Now().UnixNano())
@@ -547,10 +548,12 @@ func TestCgroupNestedRemovedByDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dirs []string
+	seen := map[string]bool{}
 	for _, mp := range append(mapValues(l.V1), l.V2) {
-		if mp == "" {
-			continue
+		if mp == "" || seen[mp] {
+			continue // co-mounted controllers (cpu,cpuacct) share one
 		}
+		seen[mp] = true
 		dir := filepath.Join(mp, "ocirun", id)
 		if _, err := os.Stat(dir); err != nil {
 			continue // a hierarchy the container has no cgroup in
@@ -569,6 +572,17 @@ func TestCgroupNestedRemovedByDelete(t *testing.T) {
 		// The sleep moves to the deepest cgroup where it may go.
 		if err := os.WriteFile(filepath.Join(dir, "system.slice/a.service/cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			t.Fatalf("move %d into a nested cgroup of %s: %v", pid, dir, err)
+		}
+		// A threaded cgroup lists no processes of its own (EOPNOTSUPP on
+		// cgroup.procs; cgroup2 only): the walk must go on past it.
+		threads := filepath.Join(dir, "system.slice/a.service/threads")
+		if err := os.Mkdir(threads, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(threads, "cgroup.type")); err == nil {
+			if err := os.WriteFile(filepath.Join(threads, "cgroup.type"), []byte("threaded"), 0o644); err != nil {
+				t.Fatalf("make %s threaded: %v", threads, err)
+			}
 		}
 		dirs = append(dirs, dir)
 	}

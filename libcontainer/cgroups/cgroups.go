@@ -305,6 +305,9 @@ func (m *Manager) Pids() ([]int, error) {
 }
 
 // treePids appends the processes of the cgroup dir and of those below it.
+// An error in a cgroup below (one removed meanwhile, a threaded cgroup whose
+// processes its domain lists, one a container made too deep for a path) does
+// not stop the walk: what was found is returned with the first error.
 func (m *Manager) treePids(dir string, pids []int) ([]int, error) {
 	data, err := m.readFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
@@ -320,14 +323,18 @@ func (m *Manager) treePids(dir string, pids []int) ([]int, error) {
 		return pids, nil // removed meanwhile: nothing below it
 	}
 	for _, sub := range subs {
-		if pids, err = m.treePids(sub, pids); errors.Is(err, fs.ErrNotExist) {
-			err = nil // removed meanwhile
-		}
-		if err != nil {
-			break
+		var serr error
+		pids, serr = m.treePids(sub, pids)
+		if err == nil && !gone(serr) && !errors.Is(serr, unix.EOPNOTSUPP) {
+			err = serr
 		}
 	}
 	return pids, err
+}
+
+// gone reports an error of a cgroup removed while it was read.
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV)
 }
 
 // subcgroups lists the cgroups directly inside the cgroup dir. A cgroup
@@ -395,9 +402,12 @@ func (m *Manager) removeTree(dir string) error {
 		return err
 	}
 	for _, sub := range subs {
-		if err := m.removeTree(sub); err != nil {
-			return err
+		if serr := m.removeTree(sub); serr != nil && err == nil {
+			err = serr // the others still go
 		}
+	}
+	if err != nil {
+		return err
 	}
 	return rmdirRetry(dir)
 }

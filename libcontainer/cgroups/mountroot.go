@@ -53,7 +53,7 @@ func (r *mountRoot) open(l *Layout) {
 }
 
 // mountsParent is the deepest directory above every mountpoint of the
-// layout (the mountpoint itself for a single hierarchy).
+// layout; for a unified hierarchy alone, its mountpoint.
 func mountsParent(l *Layout) string {
 	var dirs []string
 	for _, mp := range l.V1 {

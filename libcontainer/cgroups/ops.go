@@ -53,11 +53,9 @@ func (m *Manager) KillAll(sig unix.Signal) error {
 		}
 	}
 	frozen := m.Freeze() == nil
-	pids, err := m.Pids()
-	if err == nil {
-		for _, p := range pids {
-			unix.Kill(p, sig)
-		}
+	pids, err := m.Pids() // with an error, those found still get the signal
+	for _, p := range pids {
+		unix.Kill(p, sig)
 	}
 	if frozen {
 		if terr := m.Thaw(); err == nil {
