@@ -336,6 +336,22 @@ func goInit() initKind {
 	}
 }
 
+// checkInherited refuses to pass on an fd that our caller did not give us:
+// a hole in the caller's fds is filled by the next file ocirun opens (its
+// state directory, the cgroup root; CVE-2024-21626 was such a leak of a host
+// directory into a container). Every file ocirun opens is close-on-exec, and
+// one inherited across exec cannot be.
+func checkInherited(fd int) error {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil {
+		return fmt.Errorf("--preserve-fds: fd %d is not open", fd)
+	}
+	if flags&unix.FD_CLOEXEC != 0 {
+		return fmt.Errorf("--preserve-fds: fd %d was not passed to ocirun (it holds one of ocirun's own files)", fd)
+	}
+	return nil
+}
+
 // startInit starts an init with stdio, the caller's fds 3..3+preserve-1
 // at the same numbers, and files after them; it returns the child's pid and
 // where files landed, and last where the sealed binary did.
@@ -363,8 +379,11 @@ func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve 
 		}
 		attr.Files = append(attr.Files, f.Fd())
 	}
-	for i := 0; i < preserve; i++ {
-		attr.Files = append(attr.Files, uintptr(3+i))
+	for fd := 3; fd < 3+preserve; fd++ {
+		if err := checkInherited(fd); err != nil {
+			return 0, nil, err
+		}
+		attr.Files = append(attr.Files, uintptr(fd))
 	}
 	fds := make([]int, len(files))
 	for i, f := range files {

@@ -238,6 +238,32 @@ func TestCVE202421626(t *testing.T) {
 	}
 }
 
+// TestPreserveFdsHoleRefused: --preserve-fds names fds our caller did not
+// open; the numbers are then filled by ocirun's own files (its state
+// directory, the cgroup root), which must not reach the container.
+func TestPreserveFdsHoleRefused(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"ls", "-l", "/proc/self/fd/"}, nil)
+	for _, preserve := range []string{"1", "3"} {
+		res := r.run("run", "--preserve-fds", preserve, "--bundle", b, "hole"+preserve)
+		if res.code == 0 || !strings.Contains(res.stderr, "--preserve-fds: fd 3 ") {
+			t.Errorf("--preserve-fds %s without fds: exit %d, stdout %q, stderr %q", preserve, res.code, res.stdout, res.stderr)
+		}
+	}
+	r.assertEmptyRoot()
+	// An fd the caller does pass still goes through.
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := r.cmd("run", "--preserve-fds", "1", "--bundle", bundle(t, []string{"readlink", "/proc/self/fd/3"}, nil), "passed")
+	cmd.ExtraFiles = []*os.File{f}
+	if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "/dev/null" {
+		t.Errorf("a passed fd: %v, %q", err, out)
+	}
+}
+
 // TestCVE202552881 mounts a decoy file over a sysctl's /proc path: the sysctl
 // write must reach the kernel through a private procfs, not the decoy.
 func TestCVE202552881(t *testing.T) {
