@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -59,6 +60,13 @@ func createContainer(c *cli.Context, detach bool, tty *os.File, beforeInit func(
 	if err != nil {
 		return nil, err
 	}
+	preserve := c.Int("preserve-fds")
+	if n := listenFds(); n > 0 {
+		// systemd socket activation, as runc passes it on: the sockets go
+		// first (fds 3...), and the container's process is told they are its own.
+		preserve += n
+		cfg.Process.Env = append(cfg.Process.Env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+	}
 	var consoleSock *os.File
 	if cfg.Process.Terminal {
 		consoleSock = tty
@@ -83,7 +91,7 @@ func createContainer(c *cli.Context, detach bool, tty *os.File, beforeInit func(
 	ctr, err := libcontainer.Create(libcontainer.CreateOpts{
 		Root: root, ID: id, Bundle: bundle, Config: cfg,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		PreserveFds: c.Int("preserve-fds"), ConsoleSocket: consoleSock,
+		PreserveFds: preserve, ConsoleSocket: consoleSock,
 		NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"),
 		// The Go init for every container (docs/DESIGN.md): the tests run
 		// their containers both ways with it.
@@ -97,6 +105,19 @@ func createContainer(c *cli.Context, detach bool, tty *os.File, beforeInit func(
 		return nil, err
 	}
 	return ctr, nil
+}
+
+// listenFds is how many sockets systemd passed us for socket activation:
+// $LISTEN_FDS when $LISTEN_PID is our pid (sd_listen_fds(3)), else none.
+func listenFds() int {
+	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // dialConsoleSocket connects to the socket that receives the terminal's

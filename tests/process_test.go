@@ -107,6 +107,40 @@ func TestPreserveFds(t *testing.T) {
 	}
 }
 
+// TestListenFds: sockets systemd passed to ocirun for socket activation
+// ($LISTEN_FDS, when $LISTEN_PID is ocirun's) reach the container's process
+// first, before --preserve-fds, and it is told they are its own (as runc
+// does); $LISTEN_PID naming another process passes nothing.
+func TestListenFds(t *testing.T) {
+	r := newRT(t)
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	zero, err := os.Open("/dev/zero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zero.Close()
+	b := bundle(t, []string{"sh", "-c", "echo fds=$LISTEN_FDS pid=$LISTEN_PID; readlink /proc/self/fd/3; readlink /proc/self/fd/4"}, nil)
+	for _, tc := range []struct{ name, pid, preserve, want string }{
+		{"ours", "$$", "1", "fds=1 pid=1\n/dev/null\n/dev/zero\n"},
+		{"another's", "1", "0", "fds= pid=\n"},
+	} {
+		cmd := r.cmd("run", "--preserve-fds", tc.preserve, "--bundle", b, "listen")
+		// The shell's pid is ocirun's once it execs it.
+		cmd.Args = append([]string{"sh", "-c", "LISTEN_PID=" + tc.pid + ` LISTEN_FDS=1 exec "$0" "$@"`}, cmd.Args...)
+		cmd.Path = "/bin/sh"
+		cmd.ExtraFiles = []*os.File{null, zero}
+		out, _ := cmd.Output()
+		if string(out) != tc.want {
+			t.Errorf("%s: output %q, want %q", tc.name, out, tc.want)
+		}
+		r.run("delete", "--force", "listen")
+	}
+}
+
 func TestPidFileAndCreateWaitsForStart(t *testing.T) {
 	r := newRT(t)
 	dir := t.TempDir()
