@@ -29,12 +29,17 @@ var (
 	commit  = ""
 )
 
-// The main goroutine keeps the main thread to itself. A goroutine that ends
-// locked to its thread ends the thread with it (create's builder, which
-// changes its thread's namespaces and root: libcontainer/parent_build.go),
-// but Go parks the main thread instead of ending it: so no other goroutine
-// may ever run there.
-func init() { runtime.LockOSThread() }
+// The container's Go init changes its credentials and namespaces thread by
+// thread: it stays on the main thread, the one it started on. Every other
+// command lets its main goroutine run on any thread (a locked goroutine that
+// blocks hands its thread over and back at each wait); create's builder,
+// which changes its own thread's namespaces and root, keeps off the main
+// thread by itself (libcontainer/parent_build.go).
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		runtime.LockOSThread()
+	}
+}
 
 func main() {
 	// The container's init takes the shortest path: no flag parsing, no logging set-up.

@@ -535,11 +535,7 @@ func startBuilder(cfg *configs.Config) *builderThread {
 		err := <-prepared // first: made is written before it is sent
 		return made, err
 	})
-	go func() {
-		// Never unlocked: the thread, in the container's namespaces and
-		// root, ends with this goroutine (Go starts new threads from a clean
-		// one, and the main goroutine holds the main thread).
-		runtime.LockOSThread()
+	goLockedOffMainThread(func() {
 		var err error
 		made, err = prepareBuilder(cfg)
 		prepared <- err
@@ -553,8 +549,33 @@ func startBuilder(cfg *configs.Config) *builderThread {
 		}
 		env, err := buildFromParent(cfg, b.start, b.cgroupMounts)
 		b.done <- built{env, err} // buffered: unread when create failed first
-	}()
+	})
 	return b
+}
+
+// goLockedOffMainThread runs f on a new goroutine locked to a thread that is
+// not the process's main thread, and ends that thread with f: the builder
+// leaves its thread in the container's namespaces and root. Go ends such a
+// thread, except the main one, which it parks for good, and /proc/self
+// (mountinfo, root, cwd) would then describe the container's. A goroutine
+// that finds itself there holds the main thread while a second one locks a
+// thread of its own, then lets the main thread go.
+func goLockedOffMainThread(f func()) {
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			f()
+			return // still locked: the thread ends
+		}
+		locked := make(chan struct{})
+		go func() {
+			runtime.LockOSThread() // not the main thread: this goroutine's sibling holds it
+			close(locked)
+			f()
+		}()
+		<-locked
+		runtime.UnlockOSThread()
+	}()
 }
 
 // prepareBuilder unshares this thread's fs state (its own root, cwd and
