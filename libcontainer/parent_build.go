@@ -193,7 +193,10 @@ func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) erro
 			defer cgroupDir.Close()
 		}
 	} else {
-		go makeCgroup()
+		go func() {
+			GrowStack(8) // what encoding the config takes (gostack.go)
+			makeCgroup()
+		}()
 	}
 	f, err := c.openInitFiles()
 	if err != nil {
@@ -536,6 +539,7 @@ func startBuilder(cfg *configs.Config) *builderThread {
 		return made, err
 	})
 	goLockedOffMainThread(func() {
+		GrowStack(4) // what the builder takes (gostack.go)
 		var err error
 		made, err = prepareBuilder(cfg)
 		prepared <- err
