@@ -1,0 +1,16 @@
+//go:build amd64 || arm64
+
+#include "textflag.h"
+
+// The same text for amd64 and arm64. Frames a little under half the
+// target, so that with up to ~1 KiB already in use the stack grows to the
+// target size and no more (gostack.go).
+
+TEXT ·growStackTo4K(SB), 0, $2048-0
+	RET
+
+TEXT ·growStackTo8K(SB), 0, $5120-0
+	RET
+
+TEXT ·growStackTo16K(SB), 0, $11264-0
+	RET
