@@ -128,7 +128,7 @@ func main() {
 	rootfs := flag.String("rootfs", "", "busybox rootfs")
 	ocirun := flag.String("ocirun", "", "ocirun binary")
 	concurrent := flag.Int("concurrent", 100, "containers created at once")
-	concurrentRounds := flag.Int("concurrent-rounds", 15, "rounds of the concurrent creates (the runtimes in turn, the first one rotating); fewer leave the median to the machine: two crun columns differed by up to 8 % with 12")
+	concurrentRounds := flag.Int("concurrent-rounds", 18, "rounds of the concurrent creates, the runtimes in each of their six orders in turn; fewer leave the median to the machine: two crun columns differed by up to 8 % with 12")
 	crunBin := flag.String("crun", "crun", "crun binary (another runtime to compare with, in its column)")
 	runcBin := flag.String("runc", "runc", "runc binary (another runtime to compare with, in its column)")
 	stateFS := flag.String("state-fs", "tmpfs", "the state roots' file system: tmpfs (as /run is on most hosts), or work (the work directory's, under $TMPDIR)")
@@ -231,11 +231,15 @@ func main() {
 		rt.run("delete", "--force", "sleeper")
 		res[rt.name].minMem = minMemory(rt, work, *rootfs)
 	}
-	// Interleaved like the rest, each runtime first in turn: what ran just
-	// before (the deletes of a hundred containers) weighs on the next.
+	// Interleaved like the rest, the runtimes in each of their six orders in
+	// turn: what ran just before (a hundred containers made and deleted)
+	// weighs on the next, so each runtime goes first, and follows each other
+	// one, equally often in every six rounds. (Rotating one order made
+	// ocirun follow runc in two rounds of three and crun follow ocirun.)
+	orders := [][]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}}
 	for i := 0; i < *concurrentRounds; i++ {
-		for j := range rts {
-			rt := rts[(i+j)%len(rts)]
+		for _, j := range orders[i%len(orders)] {
+			rt := rts[j]
 			wall, fails := concurrentCreates(rt, trueBundle, *concurrent)
 			res[rt.name].concurrentWall = append(res[rt.name].concurrentWall, ms(wall))
 			res[rt.name].concurrentFail += fails
