@@ -42,9 +42,6 @@ func init() {
 }
 
 func main() {
-	// Every command but --version grows the main goroutine's stack to 16 KiB
-	// deep in its work: grow it here, where the copy is one frame.
-	libcontainer.GrowStack(16)
 	// The container's init takes the shortest path: no flag parsing, no logging set-up.
 	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(nsenter.EnvInitPipe) != "" {
 		libcontainer.Init()

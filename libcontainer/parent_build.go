@@ -193,10 +193,7 @@ func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) erro
 			defer cgroupDir.Close()
 		}
 	} else {
-		go func() {
-			GrowStack(8) // what encoding the config takes (gostack.go)
-			makeCgroup()
-		}()
+		go makeCgroup()
 	}
 	f, err := c.openInitFiles()
 	if err != nil {
@@ -539,7 +536,6 @@ func startBuilder(cfg *configs.Config) *builderThread {
 		return made, err
 	})
 	goLockedOffMainThread(func() {
-		GrowStack(4) // what the builder takes (gostack.go)
 		var err error
 		made, err = prepareBuilder(cfg)
 		prepared <- err
