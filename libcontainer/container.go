@@ -49,11 +49,16 @@ func ValidateID(id string) error {
 // lockDir opens a state directory and takes its exclusive lock. Every command
 // that reads or changes one container's state holds it; other ids never wait.
 func lockDir(dir string) (*os.File, error) {
+	return flockDir(dir, unix.LOCK_EX)
+}
+
+// flockDir opens a directory and takes a lock of it (how: flock(2)'s).
+func flockDir(dir string, how int) (*os.File, error) {
 	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
@@ -190,16 +195,30 @@ func Read(root, id string) (*Container, error) {
 
 // RemoveStale removes the state directory and the cgroup of a container
 // whose create died before it wrote any state, so `delete --force` can
-// always clean up.
+// always clean up. A directory whose lock is held is not stale: a create
+// holds it from just after its mkdir (newStateDir), and for that moment
+// between the two it holds the state root's lock shared, which this waits
+// out by taking it exclusively.
 func RemoveStale(root, id string) error {
 	if err := ValidateID(id); err != nil {
 		return err
 	}
-	dir := filepath.Join(root, id)
-	lock, err := lockDir(dir)
+	rootLock, err := flockDir(root, unix.LOCK_EX)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil
+		}
+		return err
+	}
+	defer rootLock.Close()
+	dir := filepath.Join(root, id)
+	lock, err := flockDir(dir, unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("container %s is being created or used: not removing it as stale", id)
 		}
 		return err
 	}

@@ -117,10 +117,18 @@ func Create(opts CreateOpts) (*Container, error) {
 }
 
 // newStateDir makes <root>/<id> and locks it; an existing id is refused.
+// Until it holds the lock it holds the root's shared: a directory without
+// state whose lock nobody holds is a dead create's to `delete`
+// (RemoveStale), and this one is not yet.
 func newStateDir(root, id string) (*Container, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", root, err)
 	}
+	rootLock, err := flockDir(root, unix.LOCK_SH)
+	if err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", root, err)
+	}
+	defer rootLock.Close()
 	dir := filepath.Join(root, id)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if os.IsExist(err) {
