@@ -223,6 +223,9 @@ func RemoveStale(root, id string) error {
 		return err
 	}
 	defer lock.Close()
+	// Ours now: a create of this id fails at its mkdir. Other creates need
+	// not wait while the cgroup is emptied (up to a second or two).
+	rootLock.Close()
 	if _, err := loadState(dir); !errors.Is(err, ErrNotExist) {
 		return fmt.Errorf("container %s has state; not removing it as stale", id)
 	}

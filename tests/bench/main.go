@@ -50,16 +50,24 @@ func (r runtime) run(args ...string) (time.Duration, error) {
 	return d, nil
 }
 
-// peakRSS runs one runtime command under GNU time and returns its peak
-// resident set (KiB). Not from this driver's own wait: Go starts a child
-// with vfork, in the driver's memory until it execs, and the kernel counts
-// that memory's peak into the child's (exec_mmap), so every runtime measured
-// that way showed the driver's own 7-8 MiB. time forks from a small process.
+// peakRSS runs one runtime command under GNU time (1.9: %M in KiB) and
+// returns its peak resident set (KiB): the largest of the command's and of
+// the children it reaped (run's container; not a created init). Not from
+// this driver's own wait: Go starts a child with vfork, in the driver's
+// memory until it execs, and the kernel counts that memory's peak into the
+// child's (exec_mmap), so every runtime measured that way showed the
+// driver's own 7-8 MiB. time forks from a small process (~1-2 MiB).
 func (r runtime) peakRSS(args ...string) (int64, error) {
-	res, _ := os.CreateTemp("", "bench-rss")
+	res, err := os.CreateTemp("", "bench-rss")
+	if err != nil {
+		return 0, err
+	}
 	defer os.Remove(res.Name())
 	defer res.Close()
-	out, _ := os.CreateTemp("", "bench-out")
+	out, err := os.CreateTemp("", "bench-out")
+	if err != nil {
+		return 0, err
+	}
 	defer os.Remove(out.Name())
 	defer out.Close()
 	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", res.Name(), r.bin, "--root", r.root}, args...)...)
@@ -117,6 +125,7 @@ type result struct {
 	run, lifecycle, exec       []float64    // ms
 	phases                     [5][]float64 // ms: create, state, start, wait for exit, delete
 	runRSS, createRSS, initRSS []float64    // KiB
+	otherRSS                   [4][]float64 // KiB: start, state, exec, delete
 	minMem                     int64
 	concurrentWall             []float64 // ms, one per round
 	concurrentFail             int       // over all rounds
@@ -128,7 +137,7 @@ func main() {
 	rootfs := flag.String("rootfs", "", "busybox rootfs")
 	ocirun := flag.String("ocirun", "", "ocirun binary")
 	concurrent := flag.Int("concurrent", 100, "containers created at once")
-	concurrentRounds := flag.Int("concurrent-rounds", 18, "rounds of the concurrent creates, the runtimes in each of their six orders in turn; fewer leave the median to the machine: two crun columns differed by up to 8 % with 12")
+	concurrentRounds := flag.Int("concurrent-rounds", 18, "rounds of the concurrent creates, the runtimes in each of their six orders in turn (a multiple of 6 keeps them balanced); fewer leave the median to the machine: two crun columns differed by up to 8 % with 12")
 	crunBin := flag.String("crun", "crun", "crun binary (another runtime to compare with, in its column)")
 	runcBin := flag.String("runc", "runc", "runc binary (another runtime to compare with, in its column)")
 	stateFS := flag.String("state-fs", "tmpfs", "the state roots' file system: tmpfs (as /run is on most hosts), or work (the work directory's, under $TMPDIR)")
@@ -220,6 +229,20 @@ func main() {
 				fmt.Fprintln(os.Stderr, err)
 			}
 			rt.run("delete", "--force", id+"w")
+			// And of the other commands the lifecycle and exec use.
+			if _, err := rt.run("create", "--bundle", trueBundle, id+"s"); err == nil {
+				for k, args := range [][]string{{"start", id + "s"}, {"state", "sleeper"}, {"exec", "sleeper", "/bin/true"}, {"delete", id + "s"}} {
+					if k == 3 {
+						waitStopped(rt, id+"s")
+					}
+					if rss, err := rt.peakRSS(args...); err == nil {
+						r.otherRSS[k] = append(r.otherRSS[k], float64(rss))
+					} else {
+						fmt.Fprintln(os.Stderr, err)
+					}
+				}
+			}
+			rt.run("delete", "--force", id+"s")
 			if d, err := rt.run("exec", "sleeper", "/bin/true"); err == nil {
 				r.exec = append(r.exec, ms(d))
 			} else {
@@ -353,6 +376,9 @@ func printTable(rts []runtime, res map[string]*result, concurrentN int) {
 	row("exec /bin/true (median)", func(r *result) float64 { return median(r.exec) }, "ms")
 	row("peak RSS of run", func(r *result) float64 { return median(r.runRSS) / 1024 }, "MiB")
 	row("peak RSS of create", func(r *result) float64 { return median(r.createRSS) / 1024 }, "MiB")
+	for k, name := range []string{"start", "state", "exec", "delete"} {
+		row("peak RSS of "+name, func(r *result) float64 { return median(r.otherRSS[k]) / 1024 }, "MiB")
+	}
 	row("RSS of the waiting init", func(r *result) float64 { return median(r.initRSS) / 1024 }, "MiB")
 	row("smallest memory limit for run", func(r *result) float64 { return float64(r.minMem) / 1024 }, "MiB")
 	row(fmt.Sprintf("%d concurrent creates (wall, median of %d)", concurrentN, len(res["ocirun"].concurrentWall)),
