@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -308,4 +309,49 @@ func TestParentBuildFailsLikeGoInit(t *testing.T) {
 			t.Errorf("%s: parent-built %+v, Go init %+v", tc.name, got["parent"], got["go"])
 		}
 	}
+}
+
+// TestRunParentStaysOnHost: while `run` waits for its container, the ocirun
+// process's main thread (what /proc/PID shows of it: root, cwd, mount
+// namespace) is the host's. create's builder thread enters the container's
+// namespaces and root and ends with its goroutine; Go never ends the main
+// thread, so the builder must never run there. This checks the property
+// from outside, with one processor to make the bad case likelier; it passed
+// ten of ten on a build without the guard too, so the guard itself is
+// tested where the case can be forced (libcontainer's
+// TestGoLockedOffMainThread).
+func TestRunParentStaysOnHost(t *testing.T) {
+	r := newRT(t)
+	r.init = "parent"
+	b := bundle(t, []string{"sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.05; done"}, nil)
+	hostMnt, _ := os.Readlink("/proc/self/ns/mnt")
+	wd, _ := os.Getwd()
+	for i := 0; i < 10; i++ {
+		cmd := r.cmd("run", "--bundle", b, fmt.Sprintf("host%d", i))
+		cmd.Env = append(cmd.Environ(), "GOMAXPROCS=1")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 6)
+		if _, err := out.Read(buf); err != nil || string(buf) != "ready\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("container did not start: %q %v", buf, err)
+		}
+		proc := fmt.Sprintf("/proc/%d/", cmd.Process.Pid)
+		root, _ := os.Readlink(proc + "root")
+		cwd, _ := os.Readlink(proc + "cwd")
+		mnt, _ := os.Readlink(proc + "ns/mnt")
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if root != "/" || cwd != wd || mnt != hostMnt {
+			t.Fatalf("run %d: ocirun's main thread left the host: root %q, cwd %q (want %q), mount namespace %q (want %q)",
+				i, root, cwd, wd, mnt, hostMnt)
+		}
+	}
+	r.assertEmptyRoot()
 }
