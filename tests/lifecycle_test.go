@@ -349,3 +349,30 @@ func TestSignalRightAfterCreate(t *testing.T) {
 		r.ok("delete", id)
 	}
 }
+
+// TestDeleteRacingCreate: `delete --force` of an id being created at the
+// same moment either finds nothing, finds the create under way and leaves
+// it, or deletes the finished container; the create either finishes or
+// fails whole. Afterwards `delete --force` cleans up and nothing is left.
+// (The moment between create's mkdir and its lock is forced in
+// libcontainer's TestRemoveStale.)
+func TestDeleteRacingCreate(t *testing.T) {
+	r := newRT(t)
+	b := bundle(t, []string{"true"}, nil)
+	for i := 0; i < 20; i++ {
+		done := make(chan result)
+		go func() { done <- r.run("create", "--bundle", b, "race") }()
+		del := r.run("delete", "--force", "race")
+		created := <-done
+		if del.code != 0 && !strings.Contains(del.stderr, "does not exist") {
+			t.Fatalf("round %d: delete --force: exit %d, %q", i, del.code, del.stderr)
+		}
+		if created.code != 0 && strings.Contains(created.stderr, "panic") {
+			t.Fatalf("round %d: create: %q", i, created.stderr)
+		}
+		if res := r.run("delete", "--force", "race"); res.code != 0 {
+			t.Fatalf("round %d: delete --force after the race: exit %d, %q", i, res.code, res.stderr)
+		}
+		r.assertEmptyRoot()
+	}
+}
