@@ -371,8 +371,9 @@ func startInit(root string, cgroupDir, stdin, stdout, stderr *os.File, preserve 
 	if err != nil {
 		return 0, nil, err
 	}
-	defer exe.Close()
-	files = append(files, exe)
+	// Closed beside what follows: the overlay's dissolution waits for RCU.
+	defer func() { go exe.Close() }()
+	files = append(files, exe.File)
 	sys := kind.sys
 	attr := &syscall.ProcAttr{Sys: &sys, Dir: kind.dir}
 	for _, f := range []*os.File{stdin, stdout, stderr} {

@@ -29,7 +29,7 @@ const emptyDirName = "#exe-overlay-empty"
 // detached layers before); where overlayfs is not available, a
 // memfd copy sealed against every change (a copy of the whole binary at
 // every create).
-func sealedExe(root string) (*os.File, error) {
+func sealedExe(root string) (*sealedBinary, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("find our binary: %w", err)
@@ -41,13 +41,34 @@ func sealedExe(root string) (*os.File, error) {
 	if err == nil {
 		return f, nil
 	}
-	return memfdExe()
+	m, err := memfdExe()
+	if err != nil {
+		return nil, err
+	}
+	return &sealedBinary{File: m, mount: -1}, nil
+}
+
+// sealedBinary is the handle on our binary and the detached overlay mount
+// it lies in (-1 for a memfd). The mount is closed with the handle, not
+// when the handle is opened: closing a detached mount's last fd dissolves
+// it, which waits for an RCU grace period (0.3-0.7 ms here), and the
+// caller can let that happen off its path (startInit).
+type sealedBinary struct {
+	*os.File
+	mount int
+}
+
+func (s *sealedBinary) Close() error {
+	if s.mount >= 0 {
+		unix.Close(s.mount)
+	}
+	return s.File.Close()
 }
 
 // overlayExe mounts, without attaching it anywhere, a lower-only (so
 // read-only) overlay of the binary's directory over the empty directory
 // empty, and opens the binary in it.
-func overlayExe(exe, empty string) (*os.File, error) {
+func overlayExe(exe, empty string) (*sealedBinary, error) {
 	if err := os.Mkdir(empty, 0o500); err != nil && !os.IsExist(err) {
 		return nil, err
 	}
@@ -56,7 +77,7 @@ func overlayExe(exe, empty string) (*os.File, error) {
 
 // overlayExeOnTmpfs is overlayExe over a detached empty tmpfs, which cannot
 // overlap the binary's directory: it is no directory of any tree.
-func overlayExeOnTmpfs(exe string) (*os.File, error) {
+func overlayExeOnTmpfs(exe string) (*sealedBinary, error) {
 	mnt, err := emptyTmpfs()
 	if err != nil {
 		return nil, err
@@ -83,7 +104,7 @@ func emptyTmpfs() (int, error) {
 
 // overlayOpen mounts nowhere an overlay whose layers are the binary's
 // directory over empty, and opens the binary in it.
-func overlayOpen(exe, empty string) (*os.File, error) {
+func overlayOpen(exe, empty string) (*sealedBinary, error) {
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -99,12 +120,12 @@ func overlayOpen(exe, empty string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(mnt)
 	fd, err := unix.Openat(mnt, filepath.Base(exe), unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
+		unix.Close(mnt)
 		return nil, err
 	}
-	return os.NewFile(uintptr(fd), "ocirun-sealed"), nil
+	return &sealedBinary{File: os.NewFile(uintptr(fd), "ocirun-sealed"), mount: mnt}, nil
 }
 
 // memfdExe copies the binary into a memfd and seals it: no write, no resize, no unsealing.

@@ -23,11 +23,11 @@ func TestSealedExeRefusesWrites(t *testing.T) {
 		t.Fatalf("overlay: %v", err)
 	}
 	defer overlay.Close()
-	sealed := map[string]*os.File{"overlay": overlay}
+	sealed := map[string]*os.File{"overlay": overlay.File}
 	// overlayfs takes a detached mount as a layer from Linux 6.15 on.
 	if onTmpfs, err := overlayExeOnTmpfs(exe); err == nil {
 		defer onTmpfs.Close()
-		sealed["overlay on tmpfs"] = onTmpfs
+		sealed["overlay on tmpfs"] = onTmpfs.File
 	} else if !errors.Is(err, unix.EINVAL) {
 		t.Fatalf("overlay on tmpfs: %v", err)
 	} else {
