@@ -85,7 +85,8 @@ func execProcess(c *cli.Context) (int, error) {
 		}
 	}
 	opts := libcontainer.ExecOpts{Process: p, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused")}
+		PreserveFds: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"),
+		GoInit: os.Getenv("OCIRUN_GO_INIT") == "1", BeforeStart: signalsCaught}
 	var tty *ttyRelay
 	var ttyParent *os.File
 	sockPath := c.String("console-socket")
@@ -111,8 +112,8 @@ func execProcess(c *cli.Context) (int, error) {
 		ctr.Close()
 		return 0, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
 	}
-	signalsCaught() // before the process exists
-	pid, err := ctr.Exec(opts)
+	pid, err := ctr.Exec(opts) // calls signalsCaught before the process exists
+
 	ctr.Close() // others may use the container while the process runs
 	if ttyParent != nil {
 		opts.ConsoleSocket.Close()

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,7 +15,6 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
-	"github.com/ocirun/ocirun/libcontainer/capabilities"
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/nsenter"
@@ -54,20 +52,13 @@ import (
 // poststart and poststop, a terminal, --no-pivot, AppArmor, a scheduler,
 // I/O priority or personality, seccomp notify, a bind from /proc.
 
-// Messages between the parent and a pid 1 it builds for. Keep in step with pid1.c.
+// Messages between the parent and a pid 1 it builds for. Keep in step with pid1.c and plan.h.
 const (
 	msgPid1Joined  = 20 // pid 1 → parent: in its cgroups (and cgroup namespace)
 	msgPid1Mount   = 21 // parent → pid 1: u32 flags, source, type, data; the target's fd attached
 	msgPid1Mounted = 22 // pid 1 → parent: u32 errno, 0 when mounted
-	msgPid1Plan    = 23 // parent → pid 1: the process (encodePlan); pid 1 answers msgReady or an error
+	msgPid1Plan    = 23 // parent → pid 1 (or exec's process): the process (processPlan); pid 1 answers msgReady or an error
 	msgPid1Join    = 24 // parent → pid 1: u32 cgroupns, the tasks files; the memory cgroup's attached if late
-)
-
-// Flags of the plan. Keep in step with pid1.c.
-const (
-	planNoNewPrivs = 1
-	planUmask      = 2
-	planKeyring    = 4
 )
 
 // pid1Syscalls are the syscalls pid 1 makes under the container's filter:
@@ -82,8 +73,7 @@ var pid1Syscalls = []string{
 // (see above): root on the host, a process without a terminal, new mount and
 // pid namespaces, and none of what needs the Go init.
 func parentBuilds(cfg *configs.Config, opts *CreateOpts) bool {
-	p := cfg.Process
-	if opts.GoInit || os.Geteuid() != 0 || cfg.NoProcess || p == nil || p.Terminal || opts.ConsoleSocket != nil || opts.NoPivot {
+	if opts.GoInit || os.Geteuid() != 0 || cfg.NoProcess || opts.ConsoleSocket != nil || opts.NoPivot || !planApplies(cfg, pid1Syscalls) {
 		return false
 	}
 	if !cfg.Has("mount") || !cfg.Has("pid") {
@@ -98,15 +88,6 @@ func parentBuilds(cfg *configs.Config, opts *CreateOpts) bool {
 	if len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
 		return false
 	}
-	if p.ApparmorProfile != "" || p.Scheduler != nil || p.IOPriority != nil || cfg.Personality != nil {
-		return false
-	}
-	// What pid 1's C could only take differently from the Go init: more
-	// groups than the kernel allows (the Go init's setgroups error), a NUL
-	// inside a string (cut there in C, refused by the Go init's syscalls).
-	if len(p.AdditionalGids) > 65536 || hasNUL(p.Cwd) || slices.ContainsFunc(p.Args, hasNUL) || slices.ContainsFunc(p.Env, hasNUL) {
-		return false
-	}
 	for _, m := range cfg.Mounts {
 		if m.Type == "proc" && (hasNUL(m.Source) || hasNUL(m.Data)) {
 			return false
@@ -114,10 +95,6 @@ func parentBuilds(cfg *configs.Config, opts *CreateOpts) bool {
 		if m.IsBind() && bindsFromProc(m.Source) {
 			return false
 		}
-	}
-	if s := cfg.Seccomp; s != nil && (seccomp.HasNotify(s) ||
-		slices.Contains(s.Flags, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") || !seccompAllowsAll(s, pid1Syscalls)) {
-		return false
 	}
 	return true
 }
@@ -131,8 +108,6 @@ type pid1Cgroup struct {
 	memcg *os.File
 	err   error
 }
-
-func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
 
 // bindsFromProc tells whether a bind source is, or leads through a symlink
 // to, something under /proc (or cannot be resolved): the builder thread
@@ -231,7 +206,11 @@ func (c *Container) createBuiltByParent(opts *CreateOpts, b *builderThread) erro
 	if r.err != nil {
 		return r.err
 	}
-	plan, err := encodePlan(c.id, opts, r.env, bpf, sflags)
+	pl := processPlan{proc: cfg.Process, env: r.env, preserve: opts.PreserveFds, bpf: bpf, sflags: sflags}
+	if !opts.NoNewKeyring {
+		pl.keyring = "_ses." + c.id
+	}
+	plan, err := pl.encode()
 	if err != nil {
 		return err
 	}
@@ -687,82 +666,9 @@ func pid1Failure(sock *os.File) error {
 	return nil
 }
 
-// appendField appends a u32 length, the bytes and a NUL (pid1.c reads them in place).
-func appendField(b []byte, s []byte) []byte {
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
-	return append(append(b, s...), 0)
-}
-
-func appendStrings(b []byte, v []string) []byte {
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
-	for _, s := range v {
-		b = appendField(b, []byte(s))
-	}
-	return b
-}
-
 func encodeMount(m *configs.Mount) []byte {
 	b := binary.LittleEndian.AppendUint32(nil, uint32(m.Flags&^unix.MS_REC))
 	b = appendField(b, []byte(m.Source))
 	b = appendField(b, []byte(m.Type))
 	return appendField(b, []byte(m.Data))
-}
-
-func capMask(set []int) uint64 {
-	var m uint64
-	for _, n := range set {
-		if n >= 0 && n < 64 {
-			m |= 1 << n
-		}
-	}
-	return m
-}
-
-// encodePlan is the process as pid 1 applies it (pid1.c apply_plan).
-func encodePlan(id string, opts *CreateOpts, env []string, bpf []byte, sflags uint32) ([]byte, error) {
-	p := opts.Config.Process
-	last, err := capabilities.Last()
-	if err != nil {
-		return nil, err
-	}
-	b := binary.LittleEndian.AppendUint32(nil, p.UID)
-	b = binary.LittleEndian.AppendUint32(b, p.GID)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(p.AdditionalGids)))
-	for _, g := range p.AdditionalGids {
-		b = binary.LittleEndian.AppendUint32(b, g)
-	}
-	caps := p.Capabilities
-	if caps == nil {
-		caps = &configs.Capabilities{}
-	}
-	for _, set := range [][]int{caps.Bounding, caps.Effective, caps.Permitted, caps.Inheritable, caps.Ambient} {
-		b = binary.LittleEndian.AppendUint64(b, capMask(set))
-	}
-	var flags, umask uint32
-	if p.NoNewPrivileges {
-		flags |= planNoNewPrivs
-	}
-	if p.Umask != nil {
-		flags, umask = flags|planUmask, *p.Umask
-	}
-	keyring := ""
-	if !opts.NoNewKeyring {
-		flags, keyring = flags|planKeyring, "_ses."+id
-	}
-	b = binary.LittleEndian.AppendUint32(b, uint32(last))
-	b = binary.LittleEndian.AppendUint32(b, flags)
-	b = binary.LittleEndian.AppendUint32(b, umask)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(p.Rlimits)))
-	for _, r := range p.Rlimits {
-		b = binary.LittleEndian.AppendUint32(b, uint32(r.Type))
-		b = binary.LittleEndian.AppendUint64(b, r.Soft)
-		b = binary.LittleEndian.AppendUint64(b, r.Hard)
-	}
-	b = appendField(b, []byte(p.Cwd))
-	b = appendField(b, []byte(keyring))
-	b = binary.LittleEndian.AppendUint32(b, uint32(opts.PreserveFds))
-	b = binary.LittleEndian.AppendUint32(b, sflags)
-	b = appendField(b, bpf)
-	b = appendStrings(b, p.Args)
-	return appendStrings(b, env), nil
 }

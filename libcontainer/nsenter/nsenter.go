@@ -4,8 +4,10 @@
 // namespace work and then lets Go start inside the container's namespaces.
 //
 // The same constructor is also the created container's waiting init
-// (waiter.c): the Go init re-executes the binary for it once set up; and
-// the whole of a pid 1 whose container the parent builds (pid1.c).
+// (waiter.c): the Go init re-executes the binary for it once set up; the
+// whole of a pid 1 whose container the parent builds (pid1.c); and, for
+// `exec`, the process itself once in the container, its plan applied in C
+// (plan.c).
 //
 // Importing the package (for its side effect) links the constructor in; it
 // does nothing unless the environment names a bootstrap socket or a waiter.

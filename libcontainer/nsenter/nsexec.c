@@ -6,6 +6,8 @@
 // A new pid or time namespace only applies to children, so we fork once;
 // the child returns to Go as the container's init (pid 1 of a new pid
 // namespace) and this process reports the child's pid and exits.
+// For `ocirun exec`, when the parent asks for it, the child stays in C
+// instead: it applies the process's plan and execs (plan.c).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "plan.h"
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -30,7 +34,7 @@
 #endif
 
 // Keep in step with protocol.go.
-enum { BS_CLONE_FLAGS = 1, BS_NS_PATH = 2, BS_TIME_OFFSETS = 3, BS_CGROUP_TASKS = 4 };
+enum { BS_CLONE_FLAGS = 1, BS_NS_PATH = 2, BS_TIME_OFFSETS = 3, BS_CGROUP_TASKS = 4, BS_EXEC_PLAN = 5 };
 enum { MSG_SYNC_REQ = 1, MSG_SYNC_ACK = 2, MSG_PID = 3, MSG_ERROR = 4 };
 
 #define MAX_JOIN 16
@@ -182,7 +186,7 @@ void ocirun_nsexec(void)
 	char *cgroups[MAX_CGROUPS];
 	char *buf, *timens = NULL;
 	size_t timens_len = 0;
-	int njoin = 0, ncgroups = 0;
+	int njoin = 0, ncgroups = 0, exec_plan = 0;
 
 	if (env == NULL || *env == '\0')
 		return; // not the init: an ordinary ocirun command
@@ -224,6 +228,9 @@ void ocirun_nsexec(void)
 		case BS_TIME_OFFSETS:
 			timens = data;
 			timens_len = len;
+			break;
+		case BS_EXEC_PLAN:
+			exec_plan = 1;
 			break;
 		case BS_CGROUP_TASKS:
 			if (len == 0 || ncgroups == MAX_CGROUPS)
@@ -320,6 +327,8 @@ void ocirun_nsexec(void)
 		send_msg(MSG_PID, &pid, sizeof(pid));
 	}
 	free(buf);
+	if (exec_plan)
+		plan_exec(sockfd); // never returns
 	// Return into the Go runtime, now inside the container's namespaces.
 }
 

@@ -16,6 +16,7 @@ const (
 	bsNsPath      = 2 // u32 clone flag + path: a namespace to join
 	bsTimeOffsets = 3 // text for /proc/self/timens_offsets
 	bsCgroupTasks = 4 // path of a v1 hierarchy's tasks file: the constructor moves itself there
+	bsExecPlan    = 5 // no data: the last process applies the plan sent after MsgPid and execs (plan.c)
 )
 
 // Message types on the socket, both directions. Keep in step with nsexec.c.
@@ -40,6 +41,10 @@ type Bootstrap struct {
 	// CgroupTasks are v1 `tasks` files the constructor writes "0" to, first
 	// thing: a task moving itself takes no global lock (see nsexec.c).
 	CgroupTasks []string
+	// ExecPlan keeps the constructor's last process in C: instead of
+	// returning into the Go runtime it reads the process's plan, which the
+	// parent sends once it has the pid, applies it and execs (`exec`).
+	ExecPlan bool
 }
 
 // Encode frames the bootstrap as one length-prefixed message of records.
@@ -59,6 +64,9 @@ func (b *Bootstrap) Encode() []byte {
 	}
 	for _, t := range b.CgroupTasks {
 		rec(bsCgroupTasks, []byte(t))
+	}
+	if b.ExecPlan {
+		rec(bsExecPlan, nil)
 	}
 	return append(binary.LittleEndian.AppendUint32(nil, uint32(len(body))), body...)
 }

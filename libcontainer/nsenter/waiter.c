@@ -98,9 +98,9 @@ static void errtext(char *buf, size_t len, const char *path, int err)
 		buf[len - 1] = '\0'; // a path too long for the message is cut, as intended
 }
 
-// wait_execvp runs the process as the Go init's execvp (process.go) does,
+// ocirun_execvp runs the process as the Go init's execvp (process.go) does,
 // with the same errors: PATH from the process's environment, found only now.
-static void wait_execvp(char **args, char **envp, char *msg, size_t len)
+void ocirun_execvp(char **args, char **envp, char *msg, size_t len)
 {
 	const char *name = args[0], *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	char file[4096];
@@ -168,7 +168,7 @@ void ocirun_wait_start(int sock, int lfd, int memcg, char **args, char **envp)
 	close(lfd);
 	if (read(conn, &b, 1) != 1)
 		_exit(1);
-	wait_execvp(args, envp, msg, sizeof(msg));
+	ocirun_execvp(args, envp, msg, sizeof(msg));
 	ocirun_write_full(conn, msg, strlen(msg));
 	_exit(1);
 }
