@@ -63,7 +63,10 @@ func execProcess(c *cli.Context) (int, error) {
 	sigc := make(chan os.Signal, 128)
 	signalsCaught := func() {}
 	if !detach {
-		signalsCaught = relayAllSignals(sigc)
+		var err error
+		if signalsCaught, err = relayAllSignals(sigc); err != nil {
+			return 0, err
+		}
 	}
 	ctr, err := loadContainer(c)
 	if err != nil {

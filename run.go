@@ -55,7 +55,10 @@ func runForeground(c *cli.Context) (int, error) {
 	}
 	// Catch signals before the init exists, so none is lost or kills us.
 	sigc := make(chan os.Signal, 128)
-	signalsCaught := relayAllSignals(sigc)
+	signalsCaught, err := relayAllSignals(sigc)
+	if err != nil {
+		return 0, err
+	}
 
 	var tty *ttyRelay
 	ttyParent, ttyChild, err := unixSocketPair()
