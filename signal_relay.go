@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,20 +56,22 @@ import (
 // for get a C one instead, installed in microseconds, that writes the
 // signal's number to a pipe a goroutine reads; the runtime keeps its own
 // handlers for its preemption (SIGURG), its profiler (SIGPROF), the faults
-// it turns into panics (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) and
-// the C library's signals (32-34); SIGCHLD is no concern of the relay's (a
-// waiting goroutine reaps). A fault signal some process sends us is still
-// relayed, through os/signal: six round trips.
+// it turns into panics (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS),
+// SIGPIPE (a write of ours to a closed stdout or stderr raises it, and the
+// runtime kills us unless os/signal takes it) and the C library's signals
+// (32-34); SIGCHLD is no concern of the relay's (a waiting goroutine
+// reaps). Those Go keeps are relayed through os/signal when sent to us:
+// seven round trips.
 
 // runtimeSignals keep Go's handlers.
 var runtimeSignals = map[unix.Signal]bool{
 	unix.SIGURG: true, unix.SIGPROF: true, unix.SIGSEGV: true, unix.SIGBUS: true, unix.SIGFPE: true,
-	unix.SIGILL: true, unix.SIGTRAP: true, unix.SIGSYS: true, unix.SIGCHLD: true,
+	unix.SIGILL: true, unix.SIGTRAP: true, unix.SIGSYS: true, unix.SIGPIPE: true, unix.SIGCHLD: true,
 	unix.SIGKILL: true, unix.SIGSTOP: true, 32: true, 33: true, 34: true,
 }
 
-// faultSignals are relayed through os/signal when a process sends them.
-var faultSignals = []os.Signal{unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS}
+// goRelayed are relayed through os/signal.
+var goRelayed = []os.Signal{unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS, unix.SIGPIPE}
 
 // relayAllSignals starts catching every signal into sigc and returns a
 // function that waits until all are caught: the caller waits before the
@@ -84,26 +87,32 @@ func relayAllSignals(sigc chan os.Signal) (wait func(), err error) {
 		return nil, fmt.Errorf("signal relay: %w", err)
 	}
 	var sigs []C.int
+	var mask unix.Sigset_t
 	for s := unix.Signal(1); s <= 64; s++ {
 		if !runtimeSignals[s] {
 			sigs = append(sigs, C.int(s))
+			mask.Val[(s-1)/64] |= 1 << ((s - 1) % 64)
 		}
 	}
 	if e := C.ocirun_relay_to(C.int(p[1]), &sigs[0], C.int(len(sigs))); e != 0 {
 		return nil, fmt.Errorf("signal relay: sigaction: %w", unix.Errno(e))
 	}
-	go readRelay(p[0], sigc)
+	go readRelay(p[0], &mask, sigc)
 	done := make(chan struct{})
 	go func() {
-		signal.Notify(sigc, faultSignals...)
+		signal.Notify(sigc, goRelayed...)
 		close(done)
 	}()
 	return func() { <-done }, nil
 }
 
 // readRelay passes the relay pipe's signals on to sigc, dropping those
-// that find it full, as os/signal does.
-func readRelay(fd int, sigc chan os.Signal) {
+// that find it full, as os/signal does. Its thread takes the signals: Go's
+// threads keep blocked those our caller started us with blocked, and
+// os/signal unblocked them on a thread of its own.
+func readRelay(fd int, mask *unix.Sigset_t, sigc chan os.Signal) {
+	runtime.LockOSThread() // for good: the thread's mask is the relay's
+	unix.PthreadSigmask(unix.SIG_UNBLOCK, mask, nil)
 	buf := make([]byte, 64)
 	for {
 		n, err := unix.Read(fd, buf)

@@ -79,6 +79,10 @@ func pathEnv(env []string) string {
 // than the process will.
 func prepareProcess(cfg *configs.Config, preserveFds int, execNext bool) (*execProcess, error) {
 	p := cfg.Process
+	// No signal blocked, whatever our caller had blocked: Go unblocked on
+	// this thread only those its runtime needs. Before the filter, which
+	// need not allow the call.
+	unix.PthreadSigmask(unix.SIG_SETMASK, &unix.Sigset_t{}, nil)
 	// Raising a hard limit needs CAP_SYS_RESOURCE, which the process may not
 	// keep: raise now, set the exact limits at exec.
 	if err := raiseHardRlimits(p.Rlimits); err != nil {

@@ -3,6 +3,7 @@ package tests
 import (
 	"bufio"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -77,4 +78,101 @@ func TestRelaysEverySignal(t *testing.T) {
 			r.run("delete", "--force", "relay")
 		})
 	}
+}
+
+// ocirun started with signals blocked (a supervisor's mask, inherited)
+// still relays them, and the container's process starts with none
+// blocked, whichever way it is set up.
+func TestRelayWithSignalsBlocked(t *testing.T) {
+	perl, err := exec.LookPath("perl")
+	if err != nil {
+		t.Skip("skip: no perl to start ocirun with a signal mask")
+	}
+	block := `use POSIX; sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGUSR1, SIGTERM, SIGHUP, SIGINT)) or die; exec @ARGV or die`
+	script := "grep SigBlk /proc/self/status; trap 'echo got-USR1' USR1; trap 'exit 42' TERM; echo ready; while true; do sleep 0.02; done"
+	for _, how := range []string{"run", "exec"} {
+		for _, init := range []string{"parent", "go"} {
+			t.Run(how+"/"+init, func(t *testing.T) {
+				r := newRT(t)
+				var cmd *exec.Cmd
+				if how == "run" {
+					r.init = init
+					cmd = r.cmd("run", "--bundle", bundle(t, []string{"sh", "-c", script}, nil), "blocked")
+				} else {
+					r.running("blocked", nil)
+					r.init = init
+					cmd = r.cmd("exec", "blocked", "sh", "-c", script)
+				}
+				cmd.Args = append([]string{"perl", "-MPOSIX", "-e", block, cmd.Path}, cmd.Args[1:]...)
+				cmd.Path = perl
+				out, err := cmd.StdoutPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				lines := bufio.NewScanner(out)
+				next := func() string {
+					t.Helper()
+					got := make(chan string, 1)
+					go func() {
+						if lines.Scan() {
+							got <- lines.Text()
+						}
+						close(got)
+					}()
+					select {
+					case l := <-got:
+						return l
+					case <-time.After(5 * time.Second):
+						cmd.Process.Kill()
+						t.Fatal("no output within 5 s")
+						return ""
+					}
+				}
+				if l := next(); l != "SigBlk:\t0000000000000000" {
+					t.Errorf("the process starts with %q", l)
+				}
+				if l := next(); l != "ready" {
+					t.Fatalf("got %q", l)
+				}
+				cmd.Process.Signal(syscall.SIGUSR1)
+				if l := next(); l != "got-USR1" {
+					t.Errorf("USR1: got %q", l)
+				}
+				cmd.Process.Signal(syscall.SIGTERM)
+				cmd.Wait()
+				if code := cmd.ProcessState.ExitCode(); code != 42 {
+					t.Errorf("exit %d, want 42 from the trapped SIGTERM", code)
+				}
+				r.init = ""
+				r.run("delete", "--force", "blocked")
+			})
+		}
+	}
+}
+
+// A write of ocirun's own to a closed stderr (its error, here) must not
+// kill it with SIGPIPE: the relay leaves SIGPIPE to os/signal.
+func TestNoSIGPIPEDeathOnClosedStderr(t *testing.T) {
+	r := newRT(t)
+	r.running("pipe", nil)
+	for _, args := range [][]string{{"exec", "pipe", "nosuch"}, {"run", "--bundle", bundle(t, []string{"nosuch"}, nil), "pipe2"}} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr.Close()
+		cmd := r.cmd(args...)
+		cmd.Stderr = pw
+		cmd.Run()
+		pw.Close()
+		ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if ws.Signaled() || ws.ExitStatus() == 0 {
+			t.Errorf("%s: %v, want a failure exit, not death by a signal", args[0], cmd.ProcessState)
+		}
+	}
+	r.run("delete", "--force", "pipe2")
+	r.ok("delete", "--force", "pipe")
 }

@@ -14,6 +14,7 @@
 #include <linux/filter.h>
 #include <linux/keyctl.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -301,6 +302,13 @@ void plan_apply(char *buf, uint32_t len, int lfd, int memcg)
 		plan_fail(0, "malformed message from the parent");
 	if (flags & PLAN_HOME)
 		env = with_home(env, uid);
+	{
+		// No signal blocked, whatever our caller had blocked (before the
+		// filter, which need not allow the call).
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
 
 	// Raising a hard limit needs CAP_SYS_RESOURCE, which the process may not
 	// keep: raise now, set the exact limits last.
