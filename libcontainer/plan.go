@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ocirun/ocirun/libcontainer/capabilities"
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -38,14 +39,15 @@ type processPlan struct {
 // would: nothing only the Go init does (a terminal, AppArmor, a scheduler,
 // I/O priority, a personality, seccomp notify), nothing C could only take
 // differently (more groups than the kernel allows: the Go init's setgroups
-// error; a NUL inside a string: cut there in C, refused by the Go init's
-// syscalls), and a filter that surely allows the syscalls made under it.
+// error; strings C would not pass as the Go init gets them, see asIs), and
+// a filter that surely allows the syscalls made under it.
 func planApplies(cfg *configs.Config, underFilter []string) bool {
 	p := cfg.Process
 	if p == nil || p.Terminal || p.ApparmorProfile != "" || p.Scheduler != nil || p.IOPriority != nil || cfg.Personality != nil {
 		return false
 	}
-	if len(p.AdditionalGids) > 65536 || hasNUL(p.Cwd) || slices.ContainsFunc(p.Args, hasNUL) || slices.ContainsFunc(p.Env, hasNUL) {
+	notAsIs := func(s string) bool { return !asIs(s) }
+	if len(p.AdditionalGids) > 65536 || !asIs(p.Cwd) || slices.ContainsFunc(p.Args, notAsIs) || slices.ContainsFunc(p.Env, notAsIs) {
 		return false
 	}
 	if s := cfg.Seccomp; s != nil && (seccomp.HasNotify(s) ||
@@ -56,6 +58,12 @@ func planApplies(cfg *configs.Config, underFilter []string) bool {
 }
 
 func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+
+// asIs tells whether the Go init gets the string as C would: with no NUL
+// (C cuts it there, the Go init's syscalls refuse it) and valid UTF-8
+// (the JSON that carries the Go init's config replaces invalid bytes, as
+// runc's does; exec's arguments come from a command line, raw).
+func asIs(s string) bool { return !hasNUL(s) && utf8.ValidString(s) }
 
 // encode lays the plan out as nsenter/plan.c's plan_apply reads it.
 func (pl *processPlan) encode() ([]byte, error) {

@@ -24,6 +24,8 @@ func TestPlanAppliesToExec(t *testing.T) {
 		{"NUL in an arg", func(c *configs.Config) { c.Process.Args = []string{"sh", "a\x00b"} }, false},
 		{"NUL in env", func(c *configs.Config) { c.Process.Env = []string{"A=\x00"} }, false},
 		{"NUL in cwd", func(c *configs.Config) { c.Process.Cwd = "/\x00" }, false},
+		{"invalid UTF-8 in an arg", func(c *configs.Config) { c.Process.Args = []string{"touch", "\xff"} }, false},
+		{"UTF-8 in an arg", func(c *configs.Config) { c.Process.Args = []string{"touch", "é"} }, true},
 		{"filter allowing all it needs", func(c *configs.Config) {
 			c.Seccomp = &configs.Seccomp{DefaultAction: "SCMP_ACT_ALLOW", Syscalls: []configs.SeccompSyscall{
 				{Names: []string{"mkdir"}, Action: "SCMP_ACT_ERRNO"}}}

@@ -88,6 +88,16 @@ func TestExecInCMatchesGoInit(t *testing.T) {
 			}
 		}
 	}
+	// An argument that is not UTF-8 reaches the process as the Go init
+	// passes it (and runc's: replaced in the JSON), whichever path runs.
+	args := map[string]string{}
+	for _, init := range []string{"parent", "go"} {
+		r.init = init
+		args[init] = r.ok("exec", "plan", "sh", "-c", `printf %s "$1" | od -An -tx1`, "_", "a\xffb")
+	}
+	if args["parent"] != args["go"] {
+		t.Errorf("a non-UTF-8 argument: in C %q, Go init %q", args["parent"], args["go"])
+	}
 	r.init = ""
 	r.ok("delete", "--force", "plan")
 }

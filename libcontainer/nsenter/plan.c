@@ -213,11 +213,12 @@ static int prlimit_raw(uint32_t type, const struct rlimit *set, struct rlimit *g
 // with_home adds HOME from the container's /etc/passwd, or "/", to an
 // environment without one, as the Go init's withHome does: the first entry
 // whose uid field is the process's and whose home field is not empty. The
-// scan stops at a line longer than 64 KiB, as Go's line scanner does: the
-// file is the container's, and may be endless (a link to /dev/zero).
+// scan stops at a line of 64 KiB or more with its newline, as Go's line
+// scanner does: the file is the container's, and may be endless (a link to
+// /dev/zero). A home with a NUL in it, no environment entry, is passed over.
 static char **with_home(char **env, uint32_t uid)
 {
-	static char line[65536 + 1];
+	static char line[65535];
 	char want[16], *home = NULL, *entry, **out;
 	size_t n;
 	FILE *f;
@@ -227,24 +228,33 @@ static char **with_home(char **env, uint32_t uid)
 			return env;
 	snprintf(want, sizeof(want), "%u", uid);
 	f = fopen("/etc/passwd", "re");
-	while (f != NULL && home == NULL && fgets(line, sizeof(line), f) != NULL) {
-		char *field[7] = { line }, *p = line;
-		size_t len = strlen(line);
-		int nf = 1;
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		else if (!feof(f))
-			break; // longer than the buffer
+	while (f != NULL && home == NULL) {
+		// One line, its length known: a NUL inside is data, as in Go.
+		size_t len = 0;
+		int ch;
+		while ((ch = getc(f)) != EOF && ch != '\n' && len < sizeof(line))
+			line[len++] = (char)ch;
+		if (ch == EOF && len == 0)
+			break;
+		if (ch != EOF && ch != '\n')
+			break; // too long
 		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-		for (; *p != '\0' && nf < 7; p++)
-			if (*p == ':') {
-				*p = '\0';
-				field[nf++] = p + 1;
+			len--;
+		char *field[7] = { line };
+		int nf = 1;
+		for (size_t i = 0; i < len && nf < 7; i++)
+			if (line[i] == ':') {
+				line[i] = '\0';
+				field[nf++] = line + i + 1;
 			}
-		// field[5] ends at the next ':' (cut above) or the line's end.
-		if (nf >= 6 && strcmp(field[2], want) == 0 && field[5][0] != '\0')
+		// Each field ends at the next ':' (cut above) or the line's end.
+		char *end = line + len;
+		size_t homelen = nf >= 6 ? (size_t)((nf > 6 ? field[6] - 1 : end) - field[5]) : 0;
+		if (nf >= 6 && (size_t)(field[3] - 1 - field[2]) == strlen(want) &&
+		    memcmp(field[2], want, strlen(want)) == 0 && homelen > 0 && memchr(field[5], '\0', homelen) == NULL) {
+			field[5][homelen] = '\0';
 			home = field[5];
+		}
 	}
 	if (asprintf(&entry, "HOME=%s", home ? home : "/") < 0 || (out = calloc(n + 2, sizeof(char *))) == NULL)
 		plan_fail(ENOMEM, "set HOME");
