@@ -136,7 +136,7 @@ func execProcess(c *cli.Context) (int, error) {
 		}
 		defer tty.Close()
 	}
-	status := waitForInit(pid, sigc, tty, false)
+	status := waitForInit(pid, sigc, tty)
 	if tty != nil {
 		tty.Drain()
 	}

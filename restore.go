@@ -82,7 +82,7 @@ var restoreCommand = &cli.Command{
 		}
 		pid, id := ctr.State().InitPid, ctr.ID()
 		ctr.Close()
-		status := waitForInit(pid, sigc, nil, c.Bool("no-subreaper"))
+		status := waitForInit(pid, sigc, nil)
 		if ctr, err := libcontainer.Load(root, id); err == nil {
 			defer ctr.Close()
 			if err := ctr.Destroy(true); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"unsafe"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -90,7 +91,7 @@ func runForeground(c *cli.Context) (int, error) {
 	pid := ctr.State().InitPid
 	id := ctr.ID()
 	ctr.Close() // let kill, state and exec take the lock while the container runs
-	status := waitForInit(pid, sigc, tty, c.Bool("no-subreaper"))
+	status := waitForInit(pid, sigc, tty)
 	if tty != nil {
 		tty.Drain()
 	}
@@ -112,13 +113,32 @@ func runForeground(c *cli.Context) (int, error) {
 
 // waitForInit forwards every signal to the init (but those the Go runtime
 // uses itself) and reaps children until the init exits. Its status is
-// returned as a shell does: the exit code, or 128+N for signal N.
-func waitForInit(pid int, sigc chan os.Signal, tty *ttyRelay, noSubreaper bool) int {
+// returned as a shell does: the exit code, or 128+N for signal N; 0 for an
+// init that is no child of ours (-no-subreaper), whose status went to
+// whoever reaped it.
+func waitForInit(pid int, sigc chan os.Signal, tty *ttyRelay) int {
+	// Signals go through a pidfd: once the init is reaped its pid may be
+	// another process's.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		pidfd = -1 // gone already: no child of ours
+	} else {
+		defer unix.Close(pidfd)
+	}
+	send := func(sig unix.Signal) error {
+		if pidfd < 0 {
+			return unix.ESRCH
+		}
+		return unix.PidfdSendSignal(pidfd, sig, nil, 0)
+	}
 	exited := make(chan int, 1)
-	go reapUntil(pid, exited)
+	go reapUntil(pid, pidfd, exited)
 	for {
 		select {
-		case st := <-exited:
+		case st, ok := <-exited:
+			if !ok {
+				return 0
+			}
 			return st
 		case sig := <-sigc:
 			switch sig {
@@ -129,41 +149,66 @@ func waitForInit(pid int, sigc chan os.Signal, tty *ttyRelay, noSubreaper bool) 
 					tty.Resize()
 				}
 			default:
-				unix.Kill(pid, sig.(unix.Signal))
-			}
-			if noSubreaper && unix.Kill(pid, 0) == unix.ESRCH {
-				select {
-				case st := <-exited:
-					return st
-				default:
-					return 0 // not our child: its status went to whoever reaped it
-				}
+				send(sig.(unix.Signal))
 			}
 		}
 	}
 }
 
-// reapUntil collects every exited child until the init exits, and sends
-// its status. It blocks in wait4 rather than waiting for SIGCHLD, which
+// reapUntil collects exited children until the init exits, and sends its
+// status. It blocks in waitid rather than waiting for SIGCHLD, which
 // reaches us through the runtime's signal goroutine and then ours (0.2-1 ms
-// after the exit here). With no child left (the init is no child of ours:
-// -no-subreaper) it ends without a status.
-func reapUntil(pid int, exited chan<- int) {
+// after the exit here). Each exit is seen first with WNOWAIT: the init's
+// status is sent while it is still a zombie, then it is reaped. An init
+// that is no child of ours (-no-subreaper) is waited for on its pidfd,
+// and exited is closed without a status.
+func reapUntil(pid, pidfd int, exited chan<- int) {
 	for {
-		var ws unix.WaitStatus
-		p, err := unix.Wait4(-1, &ws, 0, nil)
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil {
+		if err != nil { // ECHILD: the init is not ours to reap
+			waitPidfd(pidfd)
+			close(exited)
 			return
 		}
-		if p == pid {
-			if ws.Signaled() {
-				exited <- 128 + int(ws.Signal())
-			} else {
-				exited <- ws.ExitStatus()
-			}
+		c := (*childInfo)(unsafe.Pointer(&info))
+		if int(c.pid) == pid {
+			exited <- c.shellStatus()
+		}
+		var ws unix.WaitStatus
+		unix.Wait4(int(c.pid), &ws, unix.WNOHANG, nil)
+		if int(c.pid) == pid {
+			return
+		}
+	}
+}
+
+// childInfo is the start of a siginfo_t that waitid filled for a child.
+type childInfo struct {
+	signo, errno, code, _ int32
+	pid                   int32
+	uid                   uint32
+	status                int32
+}
+
+const cldExited = 1 // siginfo's si_code for a child that exited (CLD_EXITED)
+
+// shellStatus is the exit code, or 128+N for a child killed by signal N.
+func (c *childInfo) shellStatus() int {
+	if c.code == cldExited {
+		return int(c.status)
+	}
+	return 128 + int(c.status)
+}
+
+// waitPidfd returns once the process exits (at once for no pidfd).
+func waitPidfd(pidfd int) {
+	for pidfd >= 0 {
+		_, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, -1)
+		if err != unix.EINTR {
 			return
 		}
 	}
