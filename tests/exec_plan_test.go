@@ -185,3 +185,30 @@ func TestExecHomeFromEndlessPasswd(t *testing.T) {
 	r.init = ""
 	r.ok("delete", "--force", "zero")
 }
+
+// exec into a container with a user namespace joins it (the constructor,
+// without becoming dumpable there) and applies the process both ways alike.
+func TestExecInUserNamespace(t *testing.T) {
+	r := newRT(t)
+	r.running("userns", func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+	})
+	script := "id; tr -s ' ' < /proc/self/uid_map; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; echo $HOME"
+	out := map[string]string{}
+	for _, init := range []string{"parent", "go"} {
+		r.init = init
+		out[init] = r.ok("exec", "--user", "1000:1000", "userns", "sh", "-c", script)
+	}
+	if out["parent"] != out["go"] {
+		t.Errorf("in C:\n%s\nGo init:\n%s", out["parent"], out["go"])
+	}
+	for _, want := range []string{"uid=1000(user) gid=1000", " 0 200000 65536", "CapEff:\t0000000000000000", "/home/user"} {
+		if !strings.Contains(out["parent"], want) {
+			t.Errorf("%q missing from:\n%s", want, out["parent"])
+		}
+	}
+	r.init = ""
+	r.ok("delete", "--force", "userns")
+}

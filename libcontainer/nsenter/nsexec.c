@@ -277,10 +277,12 @@ void ocirun_nsexec(void)
 	// One round trip with the parent: it writes our uid/gid maps, moves us into
 	// the container's cgroup (before a cgroup namespace is made, so the
 	// namespace's root is that cgroup) and sets what needs a host view.
-	// The parent writes our id maps: /proc/<us>/{u,g}id_map of a
-	// non-dumpable process belong to the host's root, not to the user
-	// namespace's owner, so we are dumpable for that round trip only.
-	int usermap = dumpable_off && ((flags | joined) & CLONE_NEWUSER);
+	// The parent writes the id maps of a user namespace we made:
+	// /proc/<us>/{u,g}id_map of a non-dumpable process belong to the host's
+	// root, not to the user namespace's owner, so we are dumpable for that
+	// round trip only. Not when we joined one (exec, a path): nothing is
+	// written, and that namespace's processes could then ptrace us.
+	int usermap = dumpable_off && (flags & CLONE_NEWUSER);
 	if (usermap && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 		bail("make the init dumpable for its id maps");
 	send_msg(MSG_SYNC_REQ, NULL, 0);
