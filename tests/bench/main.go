@@ -123,6 +123,7 @@ func bundle(dir, rootfs string, args []string, memLimit int64) string {
 
 type result struct {
 	run, lifecycle, exec       []float64    // ms
+	execAgain                  []float64    // ms: an exec right after the timed one
 	phases                     [5][]float64 // ms: create, state, start, wait for exit, delete
 	runRSS, createRSS, initRSS []float64    // KiB
 	otherRSS                   [4][]float64 // KiB: start, state, exec, delete
@@ -234,10 +235,17 @@ func main() {
 			} else {
 				fmt.Fprintln(os.Stderr, err)
 			}
+			// Timed again at once: crun's exec takes 5-6 ms within a few
+			// milliseconds of another of its execs, 13-30 ms otherwise
+			// (PERFORMANCE.md, tenth round); this row is its fast case.
+			if d, err := rt.run("exec", "sleeper", "/bin/true"); err == nil {
+				r.execAgain = append(r.execAgain, ms(d))
+			} else {
+				fmt.Fprintln(os.Stderr, err)
+			}
 			// And of the other commands the lifecycle and exec use, after the
-			// timed exec: crun's exec takes 5-6 ms within a few milliseconds of
-			// another of its execs and 13-30 ms otherwise (PERFORMANCE.md,
-			// tenth round), and an exec here would decide which one is timed.
+			// timed execs: an exec before them would decide which of crun's
+			// two speeds the first one sees.
 			if _, err := rt.run("create", "--bundle", trueBundle, id+"s"); err == nil {
 				for k, args := range [][]string{{"start", id + "s"}, {"state", "sleeper"}, {"exec", "sleeper", "/bin/true"}, {"delete", id + "s"}} {
 					if k == 3 {
@@ -377,6 +385,7 @@ func printTable(rts []runtime, res map[string]*result, concurrentN int) {
 		row("  of which "+name, func(r *result) float64 { return median(r.phases[p]) }, "ms")
 	}
 	row("exec /bin/true (median)", func(r *result) float64 { return median(r.exec) }, "ms")
+	row("  the same, right after another", func(r *result) float64 { return median(r.execAgain) }, "ms")
 	row("peak RSS of run", func(r *result) float64 { return median(r.runRSS) / 1024 }, "MiB")
 	row("peak RSS of create", func(r *result) float64 { return median(r.createRSS) / 1024 }, "MiB")
 	for k, name := range []string{"start", "state", "exec", "delete"} {
