@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${OCIRUN_VM_CACHE:-$repo/.cache/vm}
-run=${1:-'TestCgroup|TestRunHelloBundle|TestExec$|TestLifecycle|TestSeccompNotify|TestCheckpointPreDump|TestParentBuil'}
+run=${1:-'TestCgroup|TestRunHelloBundle|TestExec$|TestExecInC|TestRelaysEverySignal|TestLifecycle|TestSeccompNotify|TestCheckpointPreDump|TestParentBuil'}
 export PATH=$PATH:/usr/local/go/bin
 mkdir -p "$cache"
 
