@@ -30,6 +30,9 @@ func (c *Container) cgroup() (*cgroups.Manager, error) {
 			return nil, err
 		}
 	}
+	if c.cg != nil {
+		c.cg.Close()
+	}
 	c.cg = cgroups.New(layout, c.state.CgroupPath)
 	return c.cg, nil
 }
@@ -65,6 +68,9 @@ func (c *Container) makeCgroupIn(layout *cgroups.Layout, cfg *configs.Config) (*
 		return nil, err
 	}
 	m := cgroups.New(layout, path)
+	if c.cg != nil {
+		c.cg.Close()
+	}
 	c.cg = m
 	// Pids reads one hierarchy's cgroup.procs: a cgroup that is not there has
 	// none (one failed open, where a stat of every hierarchy's directory
@@ -231,6 +237,7 @@ func removeStaleCgroup(dir, id string) {
 		return
 	}
 	m := cgroups.New(layout, path)
+	defer m.Close()
 	for delay := time.Millisecond; ; delay *= 2 {
 		if pids, _ := m.Pids(); len(pids) == 0 {
 			break

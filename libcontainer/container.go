@@ -107,11 +107,15 @@ func List(root string) ([]string, error) {
 	return ids, nil
 }
 
-// Close releases the container's lock.
+// Close releases the container's lock and its cgroup manager's fd.
 func (c *Container) Close() {
 	if c.lock != nil {
 		c.lock.Close()
 		c.lock = nil
+	}
+	if c.cg != nil {
+		c.cg.Close()
+		c.cg = nil
 	}
 }
 

@@ -40,6 +40,17 @@ func (m *Manager) at(path string) (int, string) {
 	return unix.AT_FDCWD, path
 }
 
+// Close lets go of the mount root's fd, once no access is in flight; a
+// later access walks from / (cheap to call on a Manager that never opened it).
+func (m *Manager) Close() {
+	r := m.root
+	r.once.Do(func() {}) // never opened: it will not be now
+	if r.dir != "" {
+		unix.Close(r.fd)
+		r.dir, r.fd = "", -1
+	}
+}
+
 func (r *mountRoot) open(l *Layout) {
 	dir := mountsParent(l)
 	if dir == "" || dir == "/" {

@@ -1,6 +1,10 @@
 package cgroups
 
-import "testing"
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
 
 func TestMountsParent(t *testing.T) {
 	for _, tc := range []struct {
@@ -35,4 +39,20 @@ func TestManagerAt(t *testing.T) {
 			t.Errorf("%s: %d %q", p, fd, rel)
 		}
 	}
+}
+
+// Close lets the mount root's fd go; later paths walk from / again.
+func TestManagerClose(t *testing.T) {
+	dir := t.TempDir()
+	m := New(&Layout{V1: map[string]string{"memory": dir + "/memory", "pids": dir + "/pids"}}, "/x")
+	fd, _ := m.at(dir + "/memory/x/tasks")
+	m.Close()
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != unix.EBADF {
+		t.Errorf("the mount root's fd %d is still open after Close: %v", fd, err)
+	}
+	if fd, rel := m.at(dir + "/memory/x/tasks"); fd >= 0 || rel != dir+"/memory/x/tasks" {
+		t.Errorf("after Close: %d %q", fd, rel)
+	}
+	m.Close() // twice, and on a Manager that never opened it
+	New(&Layout{V2: dir}, "/x").Close()
 }
