@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +113,67 @@ func receiveMaster(t *testing.T, got chan *os.File) *os.File {
 		t.Fatal("no pty master arrived on the console socket")
 	}
 	return nil
+}
+
+// openPty opens a pseudo-terminal pair for ocirun's own stdio.
+func openPty(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("skip: no /dev/ptmx: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+// TestRunTTYResize: `run` with a terminal of its own copies its terminal's
+// size to the container's when it gets SIGWINCH (relayed through the
+// signal relay's pipe), and the container's shell sees the change.
+func TestRunTTYResize(t *testing.T) {
+	r := newRT(t)
+	master, slave := openPty(t)
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 30, Col: 100}); err != nil {
+		t.Fatal(err)
+	}
+	b := bundle(t, []string{"sh", "-c", "trap 'stty size' WINCH; stty size; echo ready; while :; do sleep 0.02; done"},
+		func(s *specs.Spec) { s.Process.Terminal = true })
+	cmd := r.cmd("run", "--bundle", b, "resize")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { r.run("kill", "resize", "KILL"); cmd.Wait() }()
+	var out []byte
+	buf := make([]byte, 1024)
+	until := func(want string) {
+		t.Helper()
+		master.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for !strings.Contains(string(out), want) {
+			n, err := master.Read(buf)
+			out = append(out, buf[:n]...)
+			if err != nil {
+				t.Fatalf("waiting for %q: %v; output %q", want, err, out)
+			}
+		}
+	}
+	until("ready")
+	if !strings.Contains(string(out), "30 100") {
+		t.Errorf("the container's first size: %q, want 30 100", out)
+	}
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 41, Col: 123}); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(unix.SIGWINCH)
+	until("41 123")
 }
