@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -133,11 +132,7 @@ func TestExecForwardsSignals(t *testing.T) {
 	if _, err := out.Read(buf); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
-	if code := cmd.ProcessState.ExitCode(); code != 42 {
-		t.Fatalf("exit %d, want 42 from the trapped SIGTERM", code)
-	}
+	endWithTrappedTERM(t, cmd)
 	r.ok("delete", "--force", "es")
 }
 

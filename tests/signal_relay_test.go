@@ -70,11 +70,7 @@ func TestRelaysEverySignal(t *testing.T) {
 				cmd.Process.Signal(s.sig)
 				expect("got-" + s.name)
 			}
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
-			if code := cmd.ProcessState.ExitCode(); code != 42 {
-				t.Errorf("exit %d, want 42 from the trapped SIGTERM", code)
-			}
+			endWithTrappedTERM(t, cmd)
 			r.run("delete", "--force", "relay")
 		})
 	}
@@ -141,11 +137,7 @@ func TestRelayWithSignalsBlocked(t *testing.T) {
 				if l := next(); l != "got-USR1" {
 					t.Errorf("USR1: got %q", l)
 				}
-				cmd.Process.Signal(syscall.SIGTERM)
-				cmd.Wait()
-				if code := cmd.ProcessState.ExitCode(); code != 42 {
-					t.Errorf("exit %d, want 42 from the trapped SIGTERM", code)
-				}
+				endWithTrappedTERM(t, cmd)
 				r.init = ""
 				r.run("delete", "--force", "blocked")
 			})
@@ -175,4 +167,15 @@ func TestNoSIGPIPEDeathOnClosedStderr(t *testing.T) {
 	}
 	r.run("delete", "--force", "pipe2")
 	r.ok("delete", "--force", "pipe")
+}
+
+// endWithTrappedTERM sends SIGTERM to a foreground run or exec whose
+// container shell traps it with `exit 42`, and checks that status came back.
+func endWithTrappedTERM(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 42 {
+		t.Errorf("exit %d, want 42 from the trapped SIGTERM", code)
+	}
 }
