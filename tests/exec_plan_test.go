@@ -129,7 +129,14 @@ func TestExecInCStartsNoGoRuntime(t *testing.T) {
 
 func TestExecInCFailsLikeGoInit(t *testing.T) {
 	r := newRT(t)
-	r.running("bad", nil)
+	r.running("bad", func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	})
+	// An executable file of no format the kernel knows: its error names the path tried.
+	r.ok("exec", "bad", "sh", "-c", "printf x > /tmp/junk; chmod +x /tmp/junk")
+	pathProc := func(path string) *specs.Process {
+		return &specs.Process{Args: []string{"junk"}, Cwd: "/tmp", Env: []string{"PATH=" + path}}
+	}
 	for _, tc := range []struct {
 		name  string
 		flags []string
@@ -144,6 +151,11 @@ func TestExecInCFailsLikeGoInit(t *testing.T) {
 		{"rlimit above ours", nil, "", &specs.Process{Args: []string{"true"}, Cwd: "/",
 			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1 << 40, Soft: 1 << 40}}}},
 		{"empty PATH entry", nil, "", &specs.Process{Args: []string{"nosuch"}, Cwd: "/", Env: []string{"PATH=:/bin"}}},
+		{"a name to quote", nil, "no\t\"such\\", nil},
+		{"PATH entry with a trailing slash", nil, "", pathProc("/bin:/tmp/")},
+		{"PATH entry through ..", nil, "", pathProc("/bin/../tmp")},
+		{"empty PATH entry, cwd", nil, "", pathProc(":/bin")},
+		{"empty PATH", nil, "", pathProc("")},
 	} {
 		args := append(append([]string{"exec"}, tc.flags...), "bad", tc.cmd)
 		if tc.proc != nil {

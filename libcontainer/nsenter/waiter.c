@@ -91,19 +91,97 @@ const char *ocirun_errtext(int err, char *buf, size_t len)
 	return buf;
 }
 
+// go_quote writes s as Go's %q does (strconv.Quote) for what C gets here,
+// valid UTF-8 (the rest keeps the Go init: plan.go asIs): ASCII's controls,
+// quote and backslash escaped, C1 controls as \u00XX, the rest as is.
+static void go_quote(char *out, size_t len, const char *s)
+{
+	static const char esc[] = "\a\b\f\n\r\t\v";
+	static const char letter[] = "abfnrtv";
+	size_t w = 0;
+
+	if (len < 3)
+		return;
+	out[w++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && w + 11 < len; p++) {
+		const char *e = *p ? strchr(esc, *p) : NULL;
+		if (*p == '"' || *p == '\\') {
+			out[w++] = '\\';
+			out[w++] = (char)*p;
+		} else if (e != NULL) {
+			out[w++] = '\\';
+			out[w++] = letter[e - esc];
+		} else if (*p < 0x20 || *p == 0x7f) {
+			w += snprintf(out + w, len - w, "\\x%02x", *p);
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			w += snprintf(out + w, len - w, "\\u%04x", p[1]);
+			p++;
+		} else {
+			out[w++] = (char)*p;
+		}
+	}
+	out[w++] = '"';
+	out[w] = '\0';
+}
+
 static void errtext(char *buf, size_t len, const char *path, int err)
 {
-	char e[128];
-	if (snprintf(buf, len, "exec \"%s\": %s", path, ocirun_errtext(err, e, sizeof(e))) >= (int)len)
+	char e[128], q[1024];
+	go_quote(q, sizeof(q), path);
+	if (snprintf(buf, len, "exec %s: %s", q, ocirun_errtext(err, e, sizeof(e))) >= (int)len)
 		buf[len - 1] = '\0'; // a path too long for the message is cut, as intended
 }
 
+// go_clean writes Go's filepath.Clean of in to out, which holds at least
+// strlen(in) + 2 bytes: the shortest path naming the same file lexically
+// (no "." elements, ".." applied to what precedes it, single slashes).
+static void go_clean(const char *in, char *out)
+{
+	size_t n = strlen(in), r = 0, w = 0, dotdot = 0;
+	int rooted = in[0] == '/';
+
+	if (rooted) {
+		out[w++] = '/';
+		r = dotdot = 1;
+	}
+	while (r < n) {
+		if (in[r] == '/') {
+			r++;
+		} else if (in[r] == '.' && (r + 1 == n || in[r + 1] == '/')) {
+			r++;
+		} else if (in[r] == '.' && in[r + 1] == '.' && (r + 2 == n || in[r + 2] == '/')) {
+			r += 2;
+			if (w > dotdot) {
+				w--;
+				while (w > dotdot && out[w] != '/')
+					w--;
+			} else if (!rooted) {
+				if (w > 0)
+					out[w++] = '/';
+				out[w++] = '.';
+				out[w++] = '.';
+				dotdot = w;
+			}
+		} else {
+			if ((rooted && w != 1) || (!rooted && w != 0))
+				out[w++] = '/';
+			while (r < n && in[r] != '/')
+				out[w++] = in[r++];
+		}
+	}
+	if (w == 0)
+		out[w++] = '.';
+	out[w] = '\0';
+}
+
 // ocirun_execvp runs the process as the Go init's execvp (process.go) does,
-// with the same errors: PATH from the process's environment, found only now.
+// with the same errors: PATH from the process's environment, found only now,
+// each entry joined to the name as filepath.Join does (an empty one is ".",
+// an empty PATH has none).
 void ocirun_execvp(char **args, char **envp, char *msg, size_t len)
 {
 	const char *name = args[0], *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	char file[4096];
+	char joined[4096], file[4096 + 2], q[1024];
 	int denied = 0;
 
 	if (strchr(name, '/') != NULL) {
@@ -114,13 +192,16 @@ void ocirun_execvp(char **args, char **envp, char *msg, size_t len)
 	for (char **e = envp; *e != NULL; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
 			path = *e + 5;
-	for (const char *p = path;; p++) {
+	for (const char *p = path; *path != '\0'; p++) {
 		const char *end = strchr(p, ':');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if ((size_t)snprintf(file, sizeof(file), "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name) >= sizeof(file))
+		if ((size_t)snprintf(joined, sizeof(joined), "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name) >= sizeof(joined)) {
 			errno = ENAMETOOLONG; // never exec a truncated path
-		else
+			strcpy(file, joined);
+		} else {
+			go_clean(joined, file);
 			execve(file, args, envp);
+		}
 		if (errno == EACCES) {
 			denied = 1;
 		} else if (errno != ENOENT && errno != ENOTDIR) {
@@ -131,10 +212,11 @@ void ocirun_execvp(char **args, char **envp, char *msg, size_t len)
 			break;
 		p = end;
 	}
+	go_quote(q, sizeof(q), name);
 	if (denied)
-		snprintf(msg, len, "exec: \"%s\": permission denied", name);
+		snprintf(msg, len, "exec: %s: permission denied", q);
 	else
-		snprintf(msg, len, "exec: \"%s\": executable file not found in $PATH", name);
+		snprintf(msg, len, "exec: %s: executable file not found in $PATH", q);
 }
 
 // ocirun_wait_start is the wait itself, for the waiter and for a pid 1 the
