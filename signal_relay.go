@@ -84,6 +84,8 @@ func relayAllSignals(sigc chan os.Signal) (wait func(), err error) {
 		return nil, fmt.Errorf("signal relay: %w", err)
 	}
 	if err := unix.SetNonblock(p[1], true); err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
 		return nil, fmt.Errorf("signal relay: %w", err)
 	}
 	var sigs []C.int
@@ -95,6 +97,7 @@ func relayAllSignals(sigc chan os.Signal) (wait func(), err error) {
 		}
 	}
 	if e := C.ocirun_relay_to(C.int(p[1]), &sigs[0], C.int(len(sigs))); e != 0 {
+		// Those installed write to the pipe, which stays: nothing reads it.
 		return nil, fmt.Errorf("signal relay: sigaction: %w", unix.Errno(e))
 	}
 	go readRelay(p[0], &mask, sigc)
