@@ -224,3 +224,40 @@ func TestExecInUserNamespace(t *testing.T) {
 	r.init = ""
 	r.ok("delete", "--force", "userns")
 }
+
+// HOME comes from the container's /etc/passwd, read in C as the Go init's
+// line scanner reads it: a NUL in another line, CRLF, a last line without
+// a newline, lines at and past 64 KiB, a uid written otherwise, an empty
+// home. Each file is compared both ways and with what Go's scanner gives.
+func TestExecHomeFromPasswdLikeGoInit(t *testing.T) {
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(passwd, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRT(t)
+	r.running("home", func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/passwd", Type: "bind", Source: passwd, Options: []string{"bind", "ro"}})
+	})
+	long := "user:x:1000:1000::/" + strings.Repeat("h", 65535-len("user:x:1000:1000::/"))
+	for _, tc := range []struct{ name, file, want string }{
+		{"NUL and CRLF", "root:x:0:0::/root:/bin/sh\nfoo\x00:x:5:5::/nul:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\r\n", "/home/user"},
+		{"no final newline", "user:x:1000:1000::/last:/bin/sh", "/last"},
+		{"after a 65535-byte line", strings.Repeat("a", 65535) + "\nuser:x:1000:1000::/after:/bin/sh\n", "/after"},
+		{"after a 65536-byte line", strings.Repeat("a", 65536) + "\nuser:x:1000:1000::/after:/bin/sh\n", "/"},
+		{"uid written otherwise, empty home", "user:x:01000:1000::/zero:/sh\nuser:x:1000:1000:::/sh\nuser:x:1000:1000::/ok:\n", "/ok"},
+		{"a 65535-byte line", long + "\n", long[len("user:x:1000:1000::"):]},
+	} {
+		if err := os.WriteFile(passwd, []byte(tc.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, init := range []string{"parent", "go"} {
+			r.init = init
+			if got := strings.TrimSuffix(r.ok("exec", "--user", "1000:1000", "home", "sh", "-c", "echo $HOME"), "\n"); got != tc.want {
+				t.Errorf("%s (%s): HOME %.40q, want %.40q", tc.name, init, got, tc.want)
+			}
+		}
+	}
+	r.init = ""
+	r.ok("delete", "--force", "home")
+}

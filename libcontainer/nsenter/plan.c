@@ -218,7 +218,7 @@ static int prlimit_raw(uint32_t type, const struct rlimit *set, struct rlimit *g
 // /dev/zero). A home with a NUL in it, no environment entry, is passed over.
 static char **with_home(char **env, uint32_t uid)
 {
-	static char line[65535];
+	static char line[65535 + 1]; // a line, and room for the NUL that ends its last field
 	char want[16], *home = NULL, *entry, **out;
 	size_t n;
 	FILE *f;
@@ -232,7 +232,7 @@ static char **with_home(char **env, uint32_t uid)
 		// One line, its length known: a NUL inside is data, as in Go.
 		size_t len = 0;
 		int ch;
-		while ((ch = getc(f)) != EOF && ch != '\n' && len < sizeof(line))
+		while ((ch = getc(f)) != EOF && ch != '\n' && len < sizeof(line) - 1)
 			line[len++] = (char)ch;
 		if (ch == EOF && len == 0)
 			break;
