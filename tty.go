@@ -38,10 +38,31 @@ func newTTYRelay(sock *os.File) (*ttyRelay, error) {
 	}
 	go io.Copy(master, os.Stdin)
 	go func() {
-		io.Copy(os.Stdout, master) // ends with EIO once the container's side is closed
+		out := &writeFailure{w: os.Stdout}
+		io.Copy(out, master) // ends with EIO once the container's side is closed
+		if out.err != nil {
+			// Our stdout is gone (a reader that went away): hang the
+			// container's terminal up, as a closed terminal would, rather
+			// than leave it to fill while we wait.
+			master.Close()
+		}
 		close(t.outDone)
 	}()
 	return t, nil
+}
+
+// writeFailure remembers whether writing to w failed.
+type writeFailure struct {
+	w   io.Writer
+	err error
+}
+
+func (f *writeFailure) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil {
+		f.err = err
+	}
+	return n, err
 }
 
 // Resize gives the container's terminal our terminal's size.

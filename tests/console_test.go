@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,4 +177,41 @@ func TestRunTTYResize(t *testing.T) {
 	}
 	cmd.Process.Signal(unix.SIGWINCH)
 	until("41 123")
+}
+
+// TestRunTTYReaderGone: `run` with a terminal of its own whose stdout's
+// reader goes away (`ocirun run ... | head -n1`) hangs the container's
+// terminal up and ends, instead of waiting while the terminal fills
+// (SIGPIPE to a container's pid 1 is dropped).
+func TestRunTTYReaderGone(t *testing.T) {
+	r := newRT(t)
+	_, slave := openPty(t)
+	b := bundle(t, []string{"yes"}, func(s *specs.Spec) { s.Process.Terminal = true })
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := r.cmd("run", "--bundle", b, "gone")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, pw, slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if _, err := pr.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() {
+			t.Errorf("run died of %v", ws.Signal())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("run still waits 10 s after its stdout's reader went away")
+	}
+	r.run("delete", "--force", "gone")
 }
