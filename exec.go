@@ -136,7 +136,12 @@ func execProcess(c *cli.Context) (int, error) {
 		}
 		defer tty.Close()
 	}
-	status := waitForInit(pid, sigc, tty)
+	// Our descendant (we are its subreaper): no one else reaps it, its pid stays its own.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		pidfd = -1 // gone already
+	}
+	status := waitForInit(pid, pidfd, sigc, tty)
 	if tty != nil {
 		tty.Drain()
 	}

@@ -81,8 +81,12 @@ var restoreCommand = &cli.Command{
 			return nil
 		}
 		pid, id := ctr.State().InitPid, ctr.ID()
+		pidfd, err := ctr.InitPidfd() // checked against the restored init's start time
+		if err != nil {
+			pidfd = -1 // gone already
+		}
 		ctr.Close()
-		status := waitForInit(pid, sigc, nil)
+		status := waitForInit(pid, pidfd, sigc, nil)
 		if ctr, err := libcontainer.Load(root, id); err == nil {
 			defer ctr.Close()
 			if err := ctr.Destroy(true); err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"unsafe"
 
 	"github.com/urfave/cli/v2"
@@ -84,14 +86,22 @@ func runForeground(c *cli.Context) (int, error) {
 		}
 		defer tty.Close()
 	}
+	// The init's pidfd before it starts: with -no-subreaper it may exit and
+	// be reaped by another, its pid reused, before waitForInit.
+	pidfd, err := ctr.InitPidfd()
+	if err != nil {
+		ctr.Destroy(true)
+		return 0, err
+	}
 	if err := ctr.Start(); err != nil {
+		unix.Close(pidfd)
 		ctr.Destroy(true)
 		return 0, err
 	}
 	pid := ctr.State().InitPid
 	id := ctr.ID()
 	ctr.Close() // let kill, state and exec take the lock while the container runs
-	status := waitForInit(pid, sigc, tty)
+	status := waitForInit(pid, pidfd, sigc, tty)
 	if tty != nil {
 		tty.Drain()
 	}
@@ -115,14 +125,11 @@ func runForeground(c *cli.Context) (int, error) {
 // uses itself) and reaps children until the init exits. Its status is
 // returned as a shell does: the exit code, or 128+N for signal N; 0 for an
 // init that is no child of ours (-no-subreaper), whose status went to
-// whoever reaped it.
-func waitForInit(pid int, sigc chan os.Signal, tty *ttyRelay) int {
-	// Signals go through a pidfd: once the init is reaped its pid may be
-	// another process's.
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		pidfd = -1 // gone already: no child of ours
-	} else {
+// whoever reaped it. Signals go through pidfd (-1: the init is gone), which
+// waitForInit closes: once the init is reaped its pid may be another
+// process's.
+func waitForInit(pid, pidfd int, sigc chan os.Signal, tty *ttyRelay) int {
+	if pidfd >= 0 {
 		defer unix.Close(pidfd)
 	}
 	send := func(sig unix.Signal) error {
@@ -174,34 +181,46 @@ func reapUntil(pid, pidfd int, exited chan<- int) {
 			close(exited)
 			return
 		}
-		c := (*childInfo)(unsafe.Pointer(&info))
-		if int(c.pid) == pid {
+		c := childOf(&info)
+		if c.pid == pid {
 			exited <- c.shellStatus()
 		}
 		var ws unix.WaitStatus
-		unix.Wait4(int(c.pid), &ws, unix.WNOHANG, nil)
-		if int(c.pid) == pid {
+		unix.Wait4(c.pid, &ws, unix.WNOHANG, nil)
+		if c.pid == pid {
 			return
 		}
 	}
 }
 
-// childInfo is the start of a siginfo_t that waitid filled for a child.
-type childInfo struct {
-	signo, errno, code, _ int32
-	pid                   int32
-	uid                   uint32
-	status                int32
+// child is what waitid says of an exited child.
+type child struct{ pid, code, status int }
+
+// childOf reads siginfo_t for SIGCHLD: si_signo, si_errno and si_code (the
+// last two swapped on MIPS), then a union aligned as a pointer is, which
+// starts with si_pid, si_uid and si_status. x/sys/unix leaves those fields
+// opaque.
+func childOf(info *unix.Siginfo) child {
+	word := func(off uintptr) int {
+		return int(*(*int32)(unsafe.Add(unsafe.Pointer(info), off)))
+	}
+	code := uintptr(8)
+	if strings.HasPrefix(runtime.GOARCH, "mips") {
+		code = 4
+	}
+	ptr := unsafe.Sizeof(uintptr(0))
+	union := (12 + ptr - 1) &^ (ptr - 1) // 16 on 64-bit, 12 on 32-bit
+	return child{pid: word(union), code: word(code), status: word(union + 8)}
 }
 
 const cldExited = 1 // siginfo's si_code for a child that exited (CLD_EXITED)
 
 // shellStatus is the exit code, or 128+N for a child killed by signal N.
-func (c *childInfo) shellStatus() int {
+func (c child) shellStatus() int {
 	if c.code == cldExited {
-		return int(c.status)
+		return c.status
 	}
-	return 128 + int(c.status)
+	return 128 + c.status
 }
 
 // waitPidfd returns once the process exits (at once for no pidfd).

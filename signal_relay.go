@@ -45,6 +45,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -93,7 +94,8 @@ func relayAllSignals(sigc chan os.Signal) (wait func(), err error) {
 	for s := unix.Signal(1); s <= 64; s++ {
 		if !runtimeSignals[s] {
 			sigs = append(sigs, C.int(s))
-			mask.Val[(s-1)/64] |= 1 << ((s - 1) % 64)
+			bits := uint(unsafe.Sizeof(mask.Val[0]) * 8) // 64 or 32 by architecture
+			mask.Val[uint(s-1)/bits] |= 1 << (uint(s-1) % bits)
 		}
 	}
 	if e := C.ocirun_relay_to(C.int(p[1]), &sigs[0], C.int(len(sigs))); e != 0 {

@@ -74,6 +74,10 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	return nil
 }
 
+// InitPidfd returns a pidfd for the init, checked against its recorded
+// start time (see openInit); the caller closes it.
+func (c *Container) InitPidfd() (int, error) { return c.openInit() }
+
 // openInit returns a pidfd for the init, checked against the recorded start
 // time after opening, so it cannot name a process that reused the pid.
 func (c *Container) openInit() (int, error) {
