@@ -156,6 +156,7 @@ func TestExecInCFailsLikeGoInit(t *testing.T) {
 		{"PATH entry through ..", nil, "", pathProc("/bin/../tmp")},
 		{"empty PATH entry, cwd", nil, "", pathProc(":/bin")},
 		{"empty PATH", nil, "", pathProc("")},
+		{"a PATH entry longer than a path, short once cleaned", nil, "", pathProc("/" + strings.Repeat("./", 2100) + "tmp")},
 	} {
 		args := append(append([]string{"exec"}, tc.flags...), "bad", tc.cmd)
 		if tc.proc != nil {

@@ -215,7 +215,8 @@ static int prlimit_raw(uint32_t type, const struct rlimit *set, struct rlimit *g
 // whose uid field is the process's and whose home field is not empty. The
 // scan stops at a line of 64 KiB or more with its newline, as Go's line
 // scanner does: the file is the container's, and may be endless (a link to
-// /dev/zero). A home with a NUL in it, no environment entry, is passed over.
+// /dev/zero). A home with a NUL in it, no environment entry, is passed over
+// (the Go init takes it, and its exec then fails with EINVAL).
 static char **with_home(char **env, uint32_t uid)
 {
 	static char line[65535 + 1]; // a line, and room for the NUL that ends its last field

@@ -93,7 +93,9 @@ const char *ocirun_errtext(int err, char *buf, size_t len)
 
 // go_quote writes s as Go's %q does (strconv.Quote) for what C gets here,
 // valid UTF-8 (the rest keeps the Go init: plan.go asIs): ASCII's controls,
-// quote and backslash escaped, C1 controls as \u00XX, the rest as is.
+// quote and backslash escaped, C1 controls as \u00XX. Other characters are
+// written as they are, where Go escapes those unicode.IsPrint rejects (a
+// no-break space, a zero-width space, ...): only an error's text differs.
 static void go_quote(char *out, size_t len, const char *s)
 {
 	static const char esc[] = "\a\b\f\n\r\t\v";
@@ -132,24 +134,28 @@ static void errtext(char *buf, size_t len, const char *path, int err)
 		buf[len - 1] = '\0'; // a path too long for the message is cut, as intended
 }
 
-// go_clean writes Go's filepath.Clean of in to out, which holds at least
-// strlen(in) + 2 bytes: the shortest path naming the same file lexically
-// (no "." elements, ".." applied to what precedes it, single slashes).
-static void go_clean(const char *in, char *out)
+// go_join writes Go's filepath.Join(dir, name) for a non-empty dir:
+// filepath.Clean of dir + "/" + name, the shortest path naming the same file
+// lexically (no "." elements, ".." applied to what precedes it, single
+// slashes). It reads the two in place (dir, a PATH entry, may be long: only
+// the result must fit) and returns -1 when the result does not fit in out.
+static int go_join(const char *dir, size_t dlen, const char *name, char *out, size_t size)
 {
-	size_t n = strlen(in), r = 0, w = 0, dotdot = 0;
-	int rooted = in[0] == '/';
+	size_t n = dlen + 1 + strlen(name), r = 0, w = 0, dotdot = 0;
+	int rooted = dir[0] == '/';
+#define IN(i) ((i) < dlen ? dir[i] : (i) == dlen ? '/' : (i) < n ? name[(i) - dlen - 1] : '\0')
+#define PUT(c) do { if (w + 1 >= size) return -1; out[w++] = (c); } while (0)
 
 	if (rooted) {
-		out[w++] = '/';
+		PUT('/');
 		r = dotdot = 1;
 	}
 	while (r < n) {
-		if (in[r] == '/') {
+		if (IN(r) == '/') {
 			r++;
-		} else if (in[r] == '.' && (r + 1 == n || in[r + 1] == '/')) {
+		} else if (IN(r) == '.' && (r + 1 == n || IN(r + 1) == '/')) {
 			r++;
-		} else if (in[r] == '.' && in[r + 1] == '.' && (r + 2 == n || in[r + 2] == '/')) {
+		} else if (IN(r) == '.' && IN(r + 1) == '.' && (r + 2 == n || IN(r + 2) == '/')) {
 			r += 2;
 			if (w > dotdot) {
 				w--;
@@ -157,21 +163,26 @@ static void go_clean(const char *in, char *out)
 					w--;
 			} else if (!rooted) {
 				if (w > 0)
-					out[w++] = '/';
-				out[w++] = '.';
-				out[w++] = '.';
+					PUT('/');
+				PUT('.');
+				PUT('.');
 				dotdot = w;
 			}
 		} else {
 			if ((rooted && w != 1) || (!rooted && w != 0))
-				out[w++] = '/';
-			while (r < n && in[r] != '/')
-				out[w++] = in[r++];
+				PUT('/');
+			while (r < n && IN(r) != '/') {
+				PUT(IN(r));
+				r++;
+			}
 		}
 	}
 	if (w == 0)
-		out[w++] = '.';
+		PUT('.');
 	out[w] = '\0';
+	return 0;
+#undef IN
+#undef PUT
 }
 
 // ocirun_execvp runs the process as the Go init's execvp (process.go) does,
@@ -181,7 +192,7 @@ static void go_clean(const char *in, char *out)
 void ocirun_execvp(char **args, char **envp, char *msg, size_t len)
 {
 	const char *name = args[0], *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	char joined[4096], file[4096 + 2], q[1024];
+	char file[4096], q[1024];
 	int denied = 0;
 
 	if (strchr(name, '/') != NULL) {
@@ -192,14 +203,15 @@ void ocirun_execvp(char **args, char **envp, char *msg, size_t len)
 	for (char **e = envp; *e != NULL; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
 			path = *e + 5;
-	for (const char *p = path; *path != '\0'; p++) {
+	for (const char *p = path; *path != '\0'; p++) { // an empty PATH has no entry
 		const char *end = strchr(p, ':');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if ((size_t)snprintf(joined, sizeof(joined), "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name) >= sizeof(joined)) {
-			errno = ENAMETOOLONG; // never exec a truncated path
-			strcpy(file, joined);
+		// No allocation (brk and mmap may be filtered): a path the kernel
+		// would refuse as too long does not fit in file either.
+		if (go_join(n ? p : ".", n ? n : 1, name, file, sizeof(file)) < 0) {
+			snprintf(file, sizeof(file), "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name);
+			errno = ENAMETOOLONG;
 		} else {
-			go_clean(joined, file);
 			execve(file, args, envp);
 		}
 		if (errno == EACCES) {
