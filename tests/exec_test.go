@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bufio"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -18,6 +19,27 @@ func (r *rt) running(id string, mutate func(*specs.Spec)) {
 	r.t.Helper()
 	b := bundle(r.t, []string{"sleep", "3600"}, mutate)
 	r.ok("run", "-d", "--bundle", b, id)
+}
+
+// startReady starts a foreground run or exec whose container prints
+// "ready" first, and returns the rest of its stdout; on failure the command
+// is killed and the test stopped.
+func startReady(t *testing.T, cmd *exec.Cmd) *bufio.Reader {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rest := bufio.NewReader(out)
+	if line, err := rest.ReadString('\n'); err != nil || line != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("container did not start: %q %v", line, err)
+	}
+	return rest
 }
 
 func TestExec(t *testing.T) {
@@ -124,14 +146,7 @@ func TestExecForwardsSignals(t *testing.T) {
 	r := newRT(t)
 	r.running("es", nil)
 	cmd := r.cmd("exec", "es", "sh", "-c", "trap 'exit 42' TERM; echo ready; while true; do sleep 0.05; done")
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 6)
-	if _, err := out.Read(buf); err != nil {
-		t.Fatal(err)
-	}
+	startReady(t, cmd)
 	endWithTrappedTERM(t, cmd)
 	r.ok("delete", "--force", "es")
 }

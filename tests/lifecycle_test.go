@@ -146,17 +146,7 @@ func TestRunForwardsSignals(t *testing.T) {
 	r := newRT(t)
 	b := bundle(t, []string{"sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; while true; do sleep 0.05; done"}, nil)
 	cmd := r.cmd("run", "--bundle", b, "sig")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 6)
-	if _, err := out.Read(buf); err != nil || string(buf) != "ready\n" {
-		t.Fatalf("container did not start: %q %v", buf, err)
-	}
+	out := startReady(t, cmd)
 	cmd.Process.Signal(syscall.SIGTERM)
 	rest := make([]byte, 64)
 	n, _ := out.Read(rest)

@@ -329,19 +329,7 @@ func TestRunParentStaysOnHost(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		cmd := r.cmd("run", "--bundle", b, fmt.Sprintf("host%d", i))
 		cmd.Env = append(cmd.Environ(), "GOMAXPROCS=1")
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, 6)
-		if _, err := out.Read(buf); err != nil || string(buf) != "ready\n" {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("container did not start: %q %v", buf, err)
-		}
+		startReady(t, cmd)
 		proc := fmt.Sprintf("/proc/%d/", cmd.Process.Pid)
 		root, _ := os.Readlink(proc + "root")
 		cwd, _ := os.Readlink(proc + "cwd")

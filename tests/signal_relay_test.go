@@ -39,13 +39,7 @@ func TestRelaysEverySignal(t *testing.T) {
 				r.running("relay", nil)
 				cmd = r.cmd("exec", "relay", "sh", "-c", script)
 			}
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			out := startReady(t, cmd)
 			lines := make(chan string, 32)
 			go func() {
 				sc := bufio.NewScanner(out)
@@ -65,7 +59,6 @@ func TestRelaysEverySignal(t *testing.T) {
 					t.Fatalf("no %q within 5 s", want)
 				}
 			}
-			expect("ready")
 			for _, s := range sigs {
 				cmd.Process.Signal(s.sig)
 				expect("got-" + s.name)

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"syscall"
 	"testing"
 	"time"
@@ -56,16 +55,7 @@ func TestRunStatusAfterRelayedSignal(t *testing.T) {
 			args = []string{"run", "-no-subreaper", "--bundle", b, "relayed"}
 		}
 		cmd := r.cmd(args...)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
-			t.Fatalf("round %d: %q %v", i, line, err)
-		}
+		startReady(t, cmd)
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		if code := cmd.ProcessState.ExitCode(); code != 7 {
