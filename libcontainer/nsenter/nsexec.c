@@ -70,7 +70,7 @@ int ocirun_write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-// ocirun_read_full reads exactly len bytes across EINTR and short reads (pid1.c uses it too).
+// ocirun_read_full reads exactly len bytes across EINTR and short reads (plan.c uses it too).
 int ocirun_read_full(int fd, void *buf, size_t len)
 {
 	char *p = buf;
@@ -94,7 +94,7 @@ static void send_msg(uint32_t type, const void *data, uint32_t len)
 }
 
 // ocirun_vfail sends a failure to the parent on sock as a MSG_ERROR, with
-// err's text when err is set, and exits (bail here, p1_fail in pid1.c).
+// err's text when err is set, and exits (bail here, plan_fail in plan.c).
 const char *ocirun_errtext(int err, char *buf, size_t len); // waiter.c
 void ocirun_vfail(int sock, int err, const char *fmt, va_list ap) __attribute__((noreturn, format(printf, 3, 0)));
 void ocirun_vfail(int sock, int err, const char *fmt, va_list ap)
