@@ -48,6 +48,12 @@ func main() {
 		return
 	}
 	app := newApp()
+	if ran, err := runDirect(app, os.Args); ran {
+		if err != nil {
+			fatal(app, err)
+		}
+		return
+	}
 	if err := app.Run(os.Args); err != nil {
 		fatal(app, err)
 	}
