@@ -24,6 +24,7 @@
 // cgo LDFLAGS), which sends cgo's thread creation here.
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -35,6 +36,16 @@
 // 0.93 of their wall time with 4 ms; sequential commands unchanged, also
 // with GOMAXPROCS=1).
 #define OCIRUN_SYSMON_TIMER_SLACK_NS 10000000L
+
+// cgo mallocs each new thread's start record (three pointers) and the new
+// thread frees it. musl's allocator maps a page for the first record of that
+// size and unmaps it when the record is freed, for every thread; an unmap in
+// a process whose threads have run on other CPUs flushes their TLBs through
+// interprocessor interrupts, each a VM exit in a VM (3 % of a `state` here,
+// docs/PERFORMANCE.md, twelfth round). One record of that size kept for the
+// process's life keeps the page, and the records after it reuse its slots.
+#define OCIRUN_THREAD_START_SIZE (3 * sizeof(void *))
+static void *ocirun_thread_start_keep;
 
 extern int __real_pthread_create(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
@@ -55,6 +66,8 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 	if (first) {
 		// Single-threaded still: this creates sysmon.
 		atomic_store(&ocirun_start_slack, cur > 0 ? cur : 0);
+		if (!ocirun_thread_start_keep)
+			ocirun_thread_start_keep = malloc(OCIRUN_THREAD_START_SIZE);
 		want = cur > 0 ? OCIRUN_SYSMON_TIMER_SLACK_NS : cur;
 	} else {
 		want = atomic_load(&ocirun_start_slack);
