@@ -44,7 +44,7 @@ type State struct {
 	// first use. Most commands (state, start, kill, delete) need only the
 	// summary fields below, and decoding the whole config type is most of
 	// what such a command costs after the Go runtime's start.
-	RawConfig json.RawMessage `json:"config"`
+	RawConfig jsonlite.Encoded `json:"config"`
 	config    *configs.Config
 	// What state, start and delete need of the config.
 	OCIVersion  string            `json:"oci_version,omitempty"`

@@ -7,7 +7,8 @@
 // walk of each struct's tags.
 //
 // It covers the kinds those types use: structs, pointers, slices, string-
-// keyed maps, strings, bools, integers, json.RawMessage and time.Time.
+// keyed maps, strings, bools, integers, json.RawMessage, Encoded and
+// time.Time.
 // Anything else (floats, interfaces, other marshalers, []byte, embedded
 // structs, the ",string" option) is an error, and Marshal's callers fall
 // back to encoding/json, so an unforeseen type is slower, never wrong.
@@ -35,6 +36,28 @@ func Marshal(v any) ([]byte, error) {
 	return e.value(make([]byte, 0, 1024), reflect.ValueOf(v))
 }
 
+// Encoded is JSON that is known to be valid: what Marshal or encoding/json
+// encoded, or a value encoding/json decoded it from (it parses the whole
+// document before it hands a value to UnmarshalJSON). Marshal writes it as it
+// is, where it checks and compacts a json.RawMessage (encoding/json's
+// Compact, a quarter of the encoding of a create's state). encoding/json
+// reads and writes it as it does a json.RawMessage.
+type Encoded []byte
+
+// MarshalJSON returns e (null when nil), as json.RawMessage does.
+func (e Encoded) MarshalJSON() ([]byte, error) {
+	if e == nil {
+		return []byte("null"), nil
+	}
+	return e, nil
+}
+
+// UnmarshalJSON keeps a copy of data, as json.RawMessage does.
+func (e *Encoded) UnmarshalJSON(data []byte) error {
+	*e = append((*e)[:0], data...)
+	return nil
+}
+
 // field is one struct field as encoding/json sees it.
 type field struct {
 	index     int
@@ -50,6 +73,7 @@ type encoder struct { // per call: no state between calls
 
 var (
 	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	encodedType    = reflect.TypeFor[Encoded]()
 	timeType       = reflect.TypeFor[time.Time]()
 	marshalerType  = reflect.TypeFor[json.Marshaler]()
 	textType       = reflect.TypeFor[interface{ MarshalText() ([]byte, error) }]()
@@ -69,14 +93,26 @@ func (e *encoder) value(b []byte, v reflect.Value) ([]byte, error) {
 			return nil, fmt.Errorf("jsonlite: %w", err)
 		}
 		return out.Bytes(), nil
+	case encodedType:
+		if v.IsNil() {
+			return append(b, "null"...), nil
+		}
+		return append(b, v.Bytes()...), nil
 	case timeType:
 		text, err := v.Interface().(time.Time).MarshalJSON()
 		return append(b, text...), err
 	}
 	custom, ok := e.custom[t]
 	if !ok {
-		pt := reflect.PointerTo(t)
-		custom = t.Implements(marshalerType) || t.Implements(textType) || pt.Implements(marshalerType) || pt.Implements(textType)
+		custom = t.Implements(marshalerType) || t.Implements(textType)
+		// A pointer's methods are its element's pointer-receiver ones;
+		// an unnamed type has none, only what embedded fields promote,
+		// which jsonFields refuses. PointerTo makes a type when the
+		// program has none: only named types need it.
+		if !custom && t.Name() != "" {
+			pt := reflect.PointerTo(t)
+			custom = pt.Implements(marshalerType) || pt.Implements(textType)
+		}
 		e.custom[t] = custom
 	}
 	if custom {

@@ -1,6 +1,8 @@
 package jsonlite_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -34,6 +36,7 @@ func TestMarshalRefusesWhatItDoesNotCover(t *testing.T) {
 		"embedded":         embedded{},
 		"string option":    stringOpt{},
 		"text marshaler":   struct{ T testText }{},
+		"pointer receiver": struct{ P ptrJSON }{},
 		"named string key": map[testText]int{},
 	} {
 		if out, err := jsonlite.Marshal(v); err == nil {
@@ -44,4 +47,48 @@ func TestMarshalRefusesWhatItDoesNotCover(t *testing.T) {
 
 type testText string
 
+type ptrJSON struct{}
+
+func (*ptrJSON) MarshalJSON() ([]byte, error) { return []byte("1"), nil }
+
 func (t testText) MarshalText() ([]byte, error) { return []byte(t), nil }
+
+// Encoded is written as it is, where a json.RawMessage is checked and
+// compacted, and encoding/json reads and writes it as a json.RawMessage.
+func TestEncodedAsIs(t *testing.T) {
+	type doc struct {
+		E jsonlite.Encoded `json:"e"`
+		N jsonlite.Encoded `json:"n"`
+		R json.RawMessage  `json:"r"`
+	}
+	in := doc{E: jsonlite.Encoded(`{"a": [1, 2]}`), R: json.RawMessage(`{"a": [1, 2]}`)}
+	ours, err := jsonlite.Marshal(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"e":{"a": [1, 2]},"n":null,"r":{"a":[1,2]}}`; string(ours) != want {
+		t.Fatalf("Marshal made %s, want %s", ours, want)
+	}
+	theirs, err := json.Marshal(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b doc
+	if err := json.Unmarshal(ours, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(theirs, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(compact(t, a.E), compact(t, b.E)) || !bytes.Equal(compact(t, a.E), compact(t, in.R)) || a.N != nil && string(a.N) != "null" {
+		t.Fatalf("decoded %s and %s (n %q), want %s", a.E, b.E, a.N, in.R)
+	}
+}
+
+func compact(t *testing.T, b []byte) []byte {
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return out.Bytes()
+}
