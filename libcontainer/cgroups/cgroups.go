@@ -1,6 +1,6 @@
 // Package cgroups places a container's processes in cgroups and controls
-// them: limits, stats, freezing, killing, removal. It finds the host's
-// layout (mounts.go) and drives v1 hierarchies, the v2 unified one, or
+// them: limits, stats, freezing, killing, removal. It reads the host's
+// layout from mountinfo and drives v1 hierarchies, the v2 unified one, or
 // both on a hybrid host (v1 for the controllers v1 holds, v2 for the rest,
 // and every container joins the unified hierarchy too, as runc does).
 package cgroups
@@ -31,13 +31,24 @@ type Layout struct {
 	V2Controllers map[string]bool `json:"v2_controllers,omitempty"`
 }
 
-// Detect finds the layout (Mounts).
+// Detect reads the layout from /proc/self/mountinfo.
 func Detect() (*Layout, error) {
 	mounts, err := Mounts()
 	if err != nil {
 		return nil, err
 	}
 	return DetectFrom(mounts)
+}
+
+// Mounts reads the cgroup and cgroup2 mounts from /proc/self/mountinfo.
+func Mounts() ([]*mountinfo.Info, error) {
+	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		return i.FSType != "cgroup" && i.FSType != "cgroup2", false
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	return mounts, nil
 }
 
 // DetectFrom is Detect from the cgroup mounts already read (Mounts).
