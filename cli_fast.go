@@ -16,7 +16,8 @@ import (
 // (docs/PERFORMANCE.md, twelfth round). Anything else (help, version, an
 // unknown command or flag, a value that does not parse, two forms of one
 // flag) it leaves untouched, reporting ran false, and app.Run then does it
-// all and says what is wrong in its own words.
+// all and says what is wrong in its own words. A command's first argument
+// "help" or "h" it leaves to app.Run too: its help subcommand.
 func runDirect(app *cli.App, args []string) (ran bool, err error) {
 	if len(args) < 2 {
 		return false, nil
@@ -31,6 +32,11 @@ func runDirect(app *cli.App, args []string) (ran bool, err error) {
 	}
 	local, ok := parseFlags(cmd.Name, cmd.Flags, global.Args()[1:])
 	if !ok {
+		return false, nil
+	}
+	// app.Run gives every command a help subcommand ("help", "h") unless
+	// it hides it: a first argument of that name asks for help.
+	if !cmd.HideHelp && !cmd.HideHelpCommand && (local.Arg(0) == "help" || local.Arg(0) == "h") {
 		return false, nil
 	}
 	appCtx := cli.NewContext(app, global, &cli.Context{})

@@ -49,6 +49,7 @@ func TestRunDirectLikeApp(t *testing.T) {
 		{"delete", "--force=false", "c1"},
 		{"start", "c1"},
 		{"kill", "c1", "9"},
+		{"kill", "c1", "help"},
 		{"kill", "--all", "c1", "KILL"},
 		{"-root", "/r", "kill", "-a=true", "c1"},
 		{"exec", "--tty", "-u", "1000:1000", "--env", "A=1", "--env", "B=2", "-c", "CAP_KILL", "-g", "5", "-g", "6", "c1", "sh", "-c", "x"},
@@ -100,6 +101,9 @@ func TestRunDirectLeavesTheRest(t *testing.T) {
 		{"kill", "--all=maybe", "c1"},
 		{"create", "--preserve-fds", "x", "c1"},
 		{"update", "--pids-limit", "many", "c1"},
+		// app.Run's help subcommand of every command
+		{"kill", "help"}, {"state", "h"}, {"delete", "-f", "help"}, {"list", "h"},
+		{"exec", "help", "sh"}, {"create", "--bundle", "/b", "--", "h"}, {"run", "-d", "-b", "/b", "h"},
 	}
 	for _, line := range lines {
 		args := append([]string{"ocirun"}, line...)
