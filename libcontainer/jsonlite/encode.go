@@ -38,10 +38,11 @@ func Marshal(v any) ([]byte, error) {
 
 // Encoded is JSON that is known to be valid: what Marshal or encoding/json
 // encoded, or a value encoding/json decoded it from (it parses the whole
-// document before it hands a value to UnmarshalJSON). Marshal writes it as it
-// is, where it checks and compacts a json.RawMessage (encoding/json's
-// Compact, a quarter of the encoding of a create's state). encoding/json
-// reads and writes it as it does a json.RawMessage.
+// document before it hands a value to UnmarshalJSON); set it from nothing
+// else. Marshal writes it as it is (an empty one is an error), where it
+// checks and compacts a json.RawMessage (encoding/json's Compact, a quarter
+// of the encoding of a create's state). encoding/json reads and writes it
+// as it does a json.RawMessage.
 type Encoded []byte
 
 // MarshalJSON returns e (null when nil), as json.RawMessage does.
@@ -96,6 +97,9 @@ func (e *encoder) value(b []byte, v reflect.Value) ([]byte, error) {
 	case encodedType:
 		if v.IsNil() {
 			return append(b, "null"...), nil
+		}
+		if v.Len() == 0 { // no JSON at all: encoding/json's error
+			return nil, fmt.Errorf("jsonlite: empty %s", t)
 		}
 		return append(b, v.Bytes()...), nil
 	case timeType:

@@ -37,6 +37,7 @@ func TestMarshalRefusesWhatItDoesNotCover(t *testing.T) {
 		"string option":    stringOpt{},
 		"text marshaler":   struct{ T testText }{},
 		"pointer receiver": struct{ P ptrJSON }{},
+		"empty Encoded":    struct{ E jsonlite.Encoded }{jsonlite.Encoded{}},
 		"named string key": map[testText]int{},
 	} {
 		if out, err := jsonlite.Marshal(v); err == nil {
