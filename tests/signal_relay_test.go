@@ -3,6 +3,7 @@ package tests
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -39,24 +40,11 @@ func TestRelaysEverySignal(t *testing.T) {
 				r.running("relay", nil)
 				cmd = r.cmd("exec", "relay", "sh", "-c", script)
 			}
-			out := startReady(t, cmd)
-			lines := make(chan string, 32)
-			go func() {
-				sc := bufio.NewScanner(out)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-				close(lines)
-			}()
+			next := lineReader(t, cmd, startReady(t, cmd))
 			expect := func(want string) {
 				t.Helper()
-				select {
-				case got := <-lines:
-					if got != want {
-						t.Fatalf("got %q, want %q", got, want)
-					}
-				case <-time.After(5 * time.Second):
-					t.Fatalf("no %q within 5 s", want)
+				if got := next(); got != want {
+					t.Fatalf("got %q, want %q", got, want)
 				}
 			}
 			for _, s := range sigs {
@@ -78,7 +66,7 @@ func TestRelayWithSignalsBlocked(t *testing.T) {
 		t.Skip("skip: no perl to start ocirun with a signal mask")
 	}
 	block := `use POSIX; sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGUSR1, SIGTERM, SIGHUP, SIGINT)) or die; exec @ARGV or die`
-	script := "grep SigBlk /proc/self/status; trap 'echo got-USR1' USR1; trap 'exit 42' TERM; echo ready; while true; do sleep 0.02; done"
+	script := "trap 'echo got-USR1' USR1; trap 'exit 42' TERM; echo ready; grep SigBlk /proc/self/status; while true; do sleep 0.02; done"
 	for _, how := range []string{"run", "exec"} {
 		for _, init := range []string{"parent", "go"} {
 			t.Run(how+"/"+init, func(t *testing.T) {
@@ -94,37 +82,9 @@ func TestRelayWithSignalsBlocked(t *testing.T) {
 				}
 				cmd.Args = append([]string{"perl", "-MPOSIX", "-e", block, cmd.Path}, cmd.Args[1:]...)
 				cmd.Path = perl
-				out, err := cmd.StdoutPipe()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				lines := bufio.NewScanner(out)
-				next := func() string {
-					t.Helper()
-					got := make(chan string, 1)
-					go func() {
-						if lines.Scan() {
-							got <- lines.Text()
-						}
-						close(got)
-					}()
-					select {
-					case l := <-got:
-						return l
-					case <-time.After(5 * time.Second):
-						cmd.Process.Kill()
-						t.Fatal("no output within 5 s")
-						return ""
-					}
-				}
+				next := lineReader(t, cmd, startReady(t, cmd))
 				if l := next(); l != "SigBlk:\t0000000000000000" {
 					t.Errorf("the process starts with %q", l)
-				}
-				if l := next(); l != "ready" {
-					t.Fatalf("got %q", l)
 				}
 				cmd.Process.Signal(syscall.SIGUSR1)
 				if l := next(); l != "got-USR1" {
@@ -170,5 +130,33 @@ func endWithTrappedTERM(t *testing.T, cmd *exec.Cmd) {
 	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 42 {
 		t.Errorf("exit %d, want 42 from the trapped SIGTERM", code)
+	}
+}
+
+// lineReader returns the next line of out each time it is called, failing
+// the test (and killing cmd) when none comes within 5 s.
+func lineReader(t *testing.T, cmd *exec.Cmd, out io.Reader) func() string {
+	lines := make(chan string, 32)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return func() string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				cmd.Process.Kill()
+				t.Fatal("output ended")
+			}
+			return l
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("no output within 5 s")
+		}
+		return ""
 	}
 }
