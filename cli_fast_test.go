@@ -64,6 +64,9 @@ func TestRunDirectLikeApp(t *testing.T) {
 		{"list", "-q"},
 		{"--", "state", "c1"},
 		{"state"}, // the action says what is missing
+		// a container named help or h, as runc takes it (newApp hides the help subcommands)
+		{"kill", "help"}, {"state", "h"}, {"delete", "-f", "help"}, {"list", "h"},
+		{"exec", "help", "sh"}, {"create", "--bundle", "/b", "--", "h"}, {"run", "-d", "-b", "/b", "h"},
 	}
 	for _, line := range lines {
 		args := append([]string{"ocirun"}, line...)
@@ -101,9 +104,6 @@ func TestRunDirectLeavesTheRest(t *testing.T) {
 		{"kill", "--all=maybe", "c1"},
 		{"create", "--preserve-fds", "x", "c1"},
 		{"update", "--pids-limit", "many", "c1"},
-		// app.Run's help subcommand of every command
-		{"kill", "help"}, {"state", "h"}, {"delete", "-f", "help"}, {"list", "h"},
-		{"exec", "help", "sh"}, {"create", "--bundle", "/b", "--", "h"}, {"run", "-d", "-b", "/b", "h"},
 	}
 	for _, line := range lines {
 		args := append([]string{"ocirun"}, line...)
@@ -114,6 +114,21 @@ func TestRunDirectLeavesTheRest(t *testing.T) {
 		ran, err := runDirect(app, args)
 		if ran || err != nil || got != "" || beforeRan {
 			t.Errorf("%q: runDirect ran %v (error %v, action %q, before %v): want it left to app.Run", line, ran, err, got, beforeRan)
+		}
+	}
+}
+
+// A command that keeps urfave/cli's help subcommand gets help for a first
+// argument "help" or "h" from app.Run: runDirect leaves it.
+func TestRunDirectLeavesHelpSubcommand(t *testing.T) {
+	for _, line := range [][]string{{"kill", "help"}, {"state", "h"}, {"create", "--bundle", "/b", "--", "h"}} {
+		var got string
+		app := recordingApp(&got)
+		for _, c := range app.Commands {
+			c.HideHelpCommand = false
+		}
+		if ran, err := runDirect(app, append([]string{"ocirun"}, line...)); ran || err != nil || got != "" {
+			t.Errorf("%q: runDirect ran %v (error %v, action %q): want it left to app.Run", line, ran, err, got)
 		}
 	}
 }

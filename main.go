@@ -67,6 +67,18 @@ func newApp() *cli.App {
 		}
 		fmt.Printf("go: %s\n", runtime.Version())
 	}
+	commands := []*cli.Command{
+		checkpointCommand, createCommand, deleteCommand, eventsCommand, execCommand, featuresCommand, initCommand, killCommand,
+		listCommand, pauseCommand, psCommand, restoreCommand, resumeCommand, runCommand, specCommand,
+		startCommand, stateCommand, updateCommand,
+	}
+	for _, c := range commands {
+		// urfave/cli v2 gives every command a help subcommand: `delete -f
+		// help` would print delete's help. runc (urfave/cli v1) takes
+		// "help" there for a container id, and so does ocirun; `ocirun help
+		// delete` and `delete --help` still print it.
+		c.HideHelpCommand = true
+	}
 	return &cli.App{
 		Name:                 "ocirun",
 		Usage:                "Open Container Initiative runtime",
@@ -81,12 +93,8 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary used for checkpoint and restore"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
 		},
-		Before: setupLogging,
-		Commands: []*cli.Command{
-			checkpointCommand, createCommand, deleteCommand, eventsCommand, execCommand, featuresCommand, initCommand, killCommand,
-			listCommand, pauseCommand, psCommand, restoreCommand, resumeCommand, runCommand, specCommand,
-			startCommand, stateCommand, updateCommand,
-		},
+		Before:         setupLogging,
+		Commands:       commands,
 		ExitErrHandler: func(*cli.Context, error) {}, // errors go through fatal, once
 		Metadata:       map[string]interface{}{},
 	}
