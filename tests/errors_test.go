@@ -415,3 +415,43 @@ func TestDeleteForceStaleLeavesAnotherContainersCgroup(t *testing.T) {
 		t.Fatalf("owner is %s", s)
 	}
 }
+
+// The command line as runc reads it, through the binary: a container may be
+// named help (urfave/cli v2 would take it for the command's help); an
+// alias's value reaches the command; two forms of one flag and an unknown
+// flag are usage errors, with nothing created.
+func TestCommandLineLikeRunc(t *testing.T) {
+	r := newRT(t)
+	r.running("help", nil)
+	if st := r.state("help"); st["id"] != "help" || st["status"] != "running" {
+		t.Fatalf("state help: %v", st)
+	}
+	r.ok("kill", "help", "KILL")
+	r.waitStatus("help", "stopped")
+	r.ok("delete", "help")
+	if res := r.run("state", "help"); res.code == 0 || !strings.Contains(res.stderr, "does not exist") {
+		t.Fatalf("state help after delete: exit %d, %q", res.code, res.stderr)
+	}
+	if res := r.run("delete", "--help"); res.code != 0 || !strings.Contains(res.stdout, "delete") {
+		t.Errorf("delete --help: exit %d, %q", res.code, res.stdout)
+	}
+	b := bundle(t, []string{"true"}, nil)
+	r.ok("create", "-b", b, "alias")
+	if st := r.state("alias"); st["bundle"] != b {
+		t.Fatalf("create -b: bundle %v, want %s", st["bundle"], b)
+	}
+	for _, args := range [][]string{
+		{"create", "-b", b, "--bundle", b, "twice"},
+		{"create", "--nosuch", "-b", b, "unknown"},
+	} {
+		res := r.run(args...)
+		out := res.stdout + res.stderr
+		if res.code == 0 || !strings.Contains(out, "Incorrect Usage") && !strings.Contains(out, "two forms") {
+			t.Errorf("%q: exit %d, %q: want a usage error", args, res.code, out)
+		}
+		if res := r.run("state", args[len(args)-1]); res.code == 0 {
+			t.Errorf("%q created its container", args)
+		}
+	}
+	r.ok("delete", "--force", "alias")
+}
